@@ -1,0 +1,338 @@
+//! Builds the HTTP application from the modules and runs it: middleware,
+//! health checks, startup (store, migrations, writer) and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Credentials;
+use crate::config::Settings;
+use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
+use crate::store::{Store, StoreError, StoreOptions, Writer, WriterConfig};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub writer: Writer,
+    pub store: Store,
+    pub credentials: Arc<Credentials>,
+    pub settings: Arc<Settings>,
+    /// Bench-only: answer ingest requests without storing them, to measure
+    /// the HTTP ceiling. Never set from configuration.
+    pub discard_writes: bool,
+}
+
+/// The whole router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let limit = state.settings.body_limit_bytes;
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(crate::protocols::router())
+        .merge(crate::api::router())
+        .fallback(not_found);
+    if state.settings.metrics_listen.is_none() {
+        app = app.route("/metrics", get(metrics));
+    }
+    app.with_state(state).layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::COOKIE,
+            ]))
+            .layer(middleware::from_fn(mark_client_request_id))
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(crate::telemetry::record_http))
+            .layer(middleware::from_fn(move |req, next| {
+                style_timeout(timeout, req, next)
+            }))
+            .layer(middleware::from_fn(move |mut req: Request, next: Next| {
+                req.extensions_mut().insert(BodyLimit(limit));
+                next.run(req)
+            }))
+            .layer(DefaultBodyLimit::max(limit))
+            // Innermost: it changes the body type, which the layers above
+            // (axum middleware) could not take.
+            .layer(RequestDecompressionLayer::new()),
+    )
+}
+
+/// Remembers whether the client sent its own `x-request-id` before one is generated.
+async fn mark_client_request_id(mut req: Request, next: Next) -> Response {
+    let sent = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    req.extensions_mut().insert(ClientRequestId(sent));
+    next.run(req).await
+}
+
+/// Bounds every request in time; on expiry answers 503 in the owning style's format.
+async fn style_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let headers = req.headers().clone();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%path, ?limit, "request timed out");
+            crate::protocols::unavailable(&path, &headers, 5)
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => Json(serde_json::json!({
+            "status": "ready",
+            "database": state.store.backend(),
+            "queue_depth": state.writer.queue_depth(),
+        }))
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            not_ready()
+        }
+        Err(_) => not_ready(),
+    }
+}
+
+fn not_ready() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "5")],
+        Json(serde_json::json!({ "status": "unavailable", "reason": "database not answering" })),
+    )
+        .into_response()
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": "not_found", "message": "No such resource." })),
+    )
+        .into_response()
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    state: AppState,
+    stop: Arc<Notify>,
+    serving: JoinHandle<std::io::Result<()>>,
+    metrics_serving: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Opens the store, applies migrations, starts the writer and listens.
+    pub async fn start(settings: Settings) -> Result<Server, StartError> {
+        Self::start_with(settings, false).await
+    }
+
+    /// As [`Server::start`]; `discard_writes` answers ingest requests without
+    /// storing them (for the benchmark's HTTP-ceiling run only).
+    pub async fn start_with(settings: Settings, discard_writes: bool) -> Result<Server, StartError> {
+        crate::telemetry::prometheus();
+        let store = Store::open(
+            settings.database_url(),
+            &StoreOptions {
+                max_connections: settings.database_max_connections,
+                acquire_timeout: Duration::from_secs(3),
+            },
+        )?;
+        migrate_with_retry(&store).await?;
+        let writer = Writer::start(
+            store.clone(),
+            WriterConfig {
+                queue_capacity: settings.queue_capacity,
+                queue_max_bytes: settings.queue_max_bytes,
+                max_batch: settings.max_batch,
+                flushes_in_flight: settings.flushes_in_flight,
+                flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
+            },
+        );
+        let state = AppState {
+            writer,
+            store,
+            credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
+            settings: Arc::new(settings.clone()),
+            discard_writes,
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let stop = Arc::new(Notify::new());
+        let app = router(state.clone());
+        let stopped = stop.clone();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.notified().await })
+                .await
+        });
+        let (metrics_addr, metrics_serving) = match settings.metrics_listen {
+            Some(metrics_listen) => {
+                let listener = TcpListener::bind(metrics_listen).await.map_err(|source| {
+                    StartError::Bind {
+                        addr: metrics_listen,
+                        source,
+                    }
+                })?;
+                let addr = listener.local_addr().ok();
+                let app = Router::new().route("/metrics", get(metrics));
+                let stopped = stop.clone();
+                let task = tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stopped.notified().await })
+                        .await
+                });
+                (addr, Some(task))
+            }
+            None => (None, None),
+        };
+        tracing::info!(%addr, database = state.store.backend(), "callq listening");
+        Ok(Server {
+            addr,
+            metrics_addr,
+            state,
+            stop,
+            serving,
+            metrics_serving,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (their
+    /// reports get committed), drains the writer and closes the pool.
+    pub async fn shutdown(self) {
+        self.stop.notify_waiters();
+        if let Err(e) = self.serving.await {
+            tracing::error!(error = %e, "server task failed");
+        }
+        if let Some(task) = self.metrics_serving {
+            let _ = task.await;
+        }
+        self.state.writer.shutdown().await;
+        self.state.store.close().await;
+        tracing::info!("callq stopped");
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        self.shutdown().await;
+    }
+}
+
+/// Migrations at start; a database that is still starting gets ten seconds.
+async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 10 && e.is_unavailable() => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "database not ready; retrying");
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

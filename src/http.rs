@@ -1,0 +1,123 @@
+//! Request plumbing every wire style shares: body reading under the size
+//! limit, and the per-request facts a report records (request id,
+//! idempotency key, user agent, content type).
+
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::{HeaderMap, header, request::Parts};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::model::Report;
+
+/// The `x-request-id` header name, set on every request and echoed on every response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Set by the outermost middleware when the client itself sent an
+/// `x-request-id` (as opposed to one callq generated), because only a
+/// client-chosen id can identify a retry.
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub Option<String>);
+
+/// Facts about the request that go into the stored report.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The request id (client-sent or generated).
+    pub request_id: Option<String>,
+    /// `Idempotency-Key`, or a client-sent `X-Request-Id`.
+    pub idempotency_key: Option<String>,
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn from_parts(headers: &HeaderMap, client_request_id: Option<&ClientRequestId>) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let idempotency_key = text("idempotency-key")
+            .or_else(|| client_request_id.and_then(|c| c.0.clone()))
+            .map(|k| k.chars().take(255).collect());
+        RequestMeta {
+            request_id: text(REQUEST_ID),
+            idempotency_key,
+            user_agent: text(header::USER_AGENT.as_str()),
+            content_type: text(header::CONTENT_TYPE.as_str()),
+        }
+    }
+
+    /// Copies these facts into `report`.
+    pub fn apply(&self, report: &mut Report) {
+        report.request_id = self.request_id.clone();
+        report.idempotency_key = self.idempotency_key.clone();
+        report.user_agent = self.user_agent.clone();
+        report.content_type = self.content_type.clone();
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::from_parts(
+            &parts.headers,
+            parts.extensions.get::<ClientRequestId>(),
+        ))
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (counted after
+/// decompression, so a small gzip bomb cannot grow past it).
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() || is_length_limit(&*e) => {
+            Err(BodyError::TooLarge { limit })
+        }
+        Err(e) => Err(BodyError::Unreadable(e.to_string())),
+    }
+}
+
+/// Length-limit errors can arrive wrapped by inner layers (decompression).
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<LengthLimitError>()
+            || err.is::<http_body_util::LengthLimitError>()
+            || err.to_string().contains("length limit exceeded")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The body limit in force, put into request extensions by the app so that
+/// handlers need no access to the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl<S: Send + Sync> FromRequestParts<S> for BodyLimit {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(1 << 20)))
+    }
+}

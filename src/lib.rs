@@ -1,0 +1,19 @@
+//! callq: a call-quality ingestion server.
+//!
+//! Clients POST quality feedback and media diagnostics in the wire styles they
+//! already speak (UCWA, Microsoft Graph, Plivo); callq validates each request as
+//! the original API would, normalizes it into one [`model::Report`], and stores
+//! it durably through the group-commit [`store::Writer`].
+//!
+//! Data flows one way: `protocols` (wire formats → model) → `store` (model →
+//! SQL). `app` wires the modules into one HTTP server.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod model;
+pub mod protocols;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,121 @@
+//! The `callq` command line: `serve` (default), `migrate`, `check-config`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use callq::app::Server;
+use callq::config::{self, ConfigError, DEFAULT_CONFIG_PATH};
+use callq::store::{Store, StoreOptions, redact_url};
+
+/// Exit code for a configuration that cannot be used.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "callq", version, about = "Call-quality ingestion server (UCWA, Microsoft Graph, Plivo)")]
+struct Cli {
+    /// TOML configuration file [default: callq-data/callq.toml, generated on first start]
+    #[arg(long, global = true, env = "CALLQ_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default)
+    Serve,
+    /// Apply database migrations and exit
+    Migrate,
+    /// Validate the configuration and exit (2 when it is unusable)
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("callq: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // First start with no configuration at all: generate one with credentials.
+    let mut first_run = None;
+    if matches!(command, Command::Serve)
+        && cli.config.is_none()
+        && !std::path::Path::new(DEFAULT_CONFIG_PATH).exists()
+    {
+        match config::generate_first_run(DEFAULT_CONFIG_PATH.as_ref()) {
+            Ok(creds) => first_run = Some(creds),
+            Err(e) => return config_failure(&e),
+        }
+    }
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return config_failure(&e),
+    };
+    let settings = loaded.settings;
+    callq::telemetry::init_tracing(settings.log_format);
+    match command {
+        Command::CheckConfig => {
+            println!(
+                "configuration OK: {} tenant(s), listen {}, database {}{}",
+                settings.tenants.len(),
+                settings.listen,
+                redact_url(settings.database_url()),
+                loaded
+                    .path
+                    .map(|p| format!(", file {}", p.display()))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => {
+            let store = match Store::open(settings.database_url(), &StoreOptions::default()) {
+                Ok(s) => s,
+                Err(e) => return config_failure(&ConfigError::Invalid(format!("key `database_url`: {e}"))),
+            };
+            match store.migrate().await {
+                Ok(()) => {
+                    println!("migrations applied to {}", redact_url(settings.database_url()));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("callq: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => {
+            if settings.tenants.is_empty() {
+                tracing::warn!("no tenants configured: every ingest request will be refused with 401");
+            }
+            let listen = settings.listen;
+            let server = match Server::start(settings).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("callq: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Some(creds) = first_run {
+                let addr = if listen.port() == 0 { server.addr() } else { listen };
+                println!("{}", creds.banner(addr, DEFAULT_CONFIG_PATH.as_ref()));
+            }
+            server.run_until_signal().await;
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("callq: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}

@@ -1,0 +1,262 @@
+//! Durable storage of [`Report`]s: one interface, PostgreSQL and SQLite behind it.
+//!
+//! The store knows the model and SQL, nothing of wire formats. Handlers never
+//! call it to write directly: they go through the group-commit [`Writer`],
+//! which batches many requests' reports into one transaction.
+
+mod columns;
+mod postgres;
+mod sqlite;
+mod writer;
+
+pub use writer::{Committed, WriteError, Writer, WriterConfig, WriterStats};
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::model::Report;
+
+/// Which database a URL selects, and the pool behind it.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// What became of one report in a batch insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// The id of the stored row: the report's own, or, when the report was a
+    /// retry of an already stored one (same idempotency key), the first one's.
+    pub id: Uuid,
+    /// True when nothing new was written because the report was a retry.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or did not answer in time: retryable.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database answered with an error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use postgres://… or sqlite:…")]
+    UnsupportedUrl(String),
+    #[error("cannot create the SQLite directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("stored row is malformed: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    /// True for errors that say "not now" rather than "never": lost connections,
+    /// pool time-outs, I/O. The writer retries nothing itself; callers answer 503.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => is_transient(e),
+            _ => false,
+        }
+    }
+}
+
+/// Errors that say "not now" rather than "never".
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            // PostgreSQL class 08 (connection exception), 57P0x (admin
+            // shutdown, crash shutdown, cannot connect now), 53 (insufficient
+            // resources); SQLite 5/6 (BUSY/LOCKED).
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "5"
+                || code == "6"
+        }
+        _ => false,
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_transient(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+/// Connection settings that do not belong in the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection before giving up (→ 503).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Store {
+    /// Opens a pool for `url`: `postgres://`/`postgresql://` selects PostgreSQL,
+    /// `sqlite:` selects an embedded SQLite file (created, with its directory,
+    /// if missing). Connects lazily, so a server can start while its database
+    /// is still down and report that on `/readyz`.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            postgres::open(url, options).map(Store::Postgres)
+        } else if url.starts_with("sqlite:") {
+            sqlite::open(url, options).map(Store::Sqlite)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Applies the backend's migrations (migrations/postgres or migrations/sqlite).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?,
+            Store::Sqlite(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+                return Ok(());
+            }
+        };
+        Ok(())
+    }
+
+    /// Short backend name for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Inserts `reports` (and their streams) in one transaction. The result has
+    /// one entry per input, in order. Either all are committed or none.
+    pub async fn insert_batch(&self, reports: &[Report]) -> Result<Vec<Stored>, StoreError> {
+        if reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Store::Postgres(pool) => postgres::insert_batch(pool, reports).await,
+            Store::Sqlite(pool) => sqlite::insert_batch(pool, reports).await,
+        }
+    }
+
+    /// Inserts one report in its own transaction, one statement per row: the
+    /// naive design that the benchmarks compare group commit against.
+    pub async fn insert_one(&self, report: &Report) -> Result<Stored, StoreError> {
+        match self {
+            Store::Postgres(pool) => postgres::insert_one(pool, report).await,
+            Store::Sqlite(pool) => {
+                Ok(sqlite::insert_batch(pool, std::slice::from_ref(report)).await?[0])
+            }
+        }
+    }
+
+    /// One report of `tenant`, with its streams, as stored.
+    pub async fn get_report(&self, tenant: &str, id: Uuid) -> Result<Option<Report>, StoreError> {
+        match self {
+            Store::Postgres(pool) => postgres::get_report(pool, tenant, id).await,
+            Store::Sqlite(pool) => sqlite::get_report(pool, tenant, id).await,
+        }
+    }
+
+    /// Number of stored reports of `tenant`.
+    pub async fn count_reports(&self, tenant: &str) -> Result<i64, StoreError> {
+        let n = match self {
+            Store::Postgres(pool) => {
+                sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Store::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = ?")
+                    .bind(tenant)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(n)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Store::Postgres(pool) => pool.close().await,
+            Store::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://callq:s3cret@db:5432/callq"),
+            "postgres://callq:***@db:5432/callq"
+        );
+        assert_eq!(redact_url("postgres://db/callq"), "postgres://db/callq");
+        assert_eq!(redact_url("sqlite:callq-data/callq.db"), "sqlite:callq-data/callq.db");
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let err = Store::open("mysql://x/y", &StoreOptions::default()).unwrap_err();
+        assert!(matches!(err, StoreError::UnsupportedUrl(_)));
+    }
+}

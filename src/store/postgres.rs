@@ -1,0 +1,351 @@
+//! PostgreSQL backend: batch inserts through `UNNEST` of column arrays, so one
+//! fixed, prepared statement writes any number of rows.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::columns::{REPORT_COLUMNS, STREAM_COLUMNS, report_from_row, stream_from_row};
+use super::{StoreError, StoreOptions, Stored};
+use crate::model::Report;
+
+pub(super) fn open(url: &str, options: &StoreOptions) -> Result<PgPool, StoreError> {
+    let connect = PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::UnsupportedUrl(super::redact_url(url)))?
+        .application_name("callq");
+    Ok(PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy_with(connect))
+}
+
+fn insert_reports_sql() -> String {
+    format!(
+        "INSERT INTO reports ({REPORT_COLUMNS}) \
+         SELECT u.id, u.tenant, u.protocol, u.kind, u.received_at, u.call_id, u.participant_id, \
+                u.media_leg_id, u.rating, ARRAY(SELECT json_array_elements_text(u.issues::json)), \
+                u.notes, u.error_code, u.error_subcode, u.device_name, u.device_description, \
+                u.cloud_service_name, u.cloud_service_instance_name, u.cloud_service_deployment_id, \
+                u.cloud_service_deployment_environment, u.media_endpoint, \
+                u.media_quality_of_experience, u.request_id, u.idempotency_key, u.user_agent, \
+                u.content_type, u.raw_payload \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
+                     $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], \
+                     $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
+                     $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
+                     $25::text[], $26::text[]) \
+              AS u({REPORT_COLUMNS}) \
+         ON CONFLICT DO NOTHING \
+         RETURNING id"
+    )
+}
+
+fn insert_streams_sql() -> String {
+    format!(
+        "INSERT INTO media_streams ({STREAM_COLUMNS}) \
+         SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::int4[], $5::text[], \
+                $6::float8[], $7::int8[], $8::int8[], $9::float8[], $10::float8[], $11::float8[], \
+                $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], \
+                $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], \
+                $22::float8[], $23::float8[], $24::float8[], $25::int8[], $26::text[], $27::int4[], \
+                $28::text[], $29::int4[], $30::float8[], $31::float8[], $32::text[])"
+    )
+}
+
+/// Column-wise copy of the batch, the shape `UNNEST` wants.
+#[derive(Default)]
+struct ReportColumns {
+    id: Vec<Uuid>,
+    tenant: Vec<String>,
+    protocol: Vec<&'static str>,
+    kind: Vec<&'static str>,
+    received_at: Vec<chrono::DateTime<chrono::Utc>>,
+    call_id: Vec<String>,
+    participant_id: Vec<Option<String>>,
+    media_leg_id: Vec<Option<String>>,
+    rating: Vec<Option<f64>>,
+    issues: Vec<String>,
+    notes: Vec<Option<String>>,
+    error_code: Vec<Option<String>>,
+    error_subcode: Vec<Option<String>>,
+    device_name: Vec<Option<String>>,
+    device_description: Vec<Option<String>>,
+    cloud_service_name: Vec<Option<String>>,
+    cloud_service_instance_name: Vec<Option<String>>,
+    cloud_service_deployment_id: Vec<Option<String>>,
+    cloud_service_deployment_environment: Vec<Option<String>>,
+    media_endpoint: Vec<Option<String>>,
+    media_quality_of_experience: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    idempotency_key: Vec<Option<String>>,
+    user_agent: Vec<Option<String>>,
+    content_type: Vec<Option<String>>,
+    raw_payload: Vec<String>,
+}
+
+impl ReportColumns {
+    fn push(&mut self, r: &Report) {
+        self.id.push(r.id);
+        self.tenant.push(r.tenant.clone());
+        self.protocol.push(r.protocol.as_str());
+        self.kind.push(r.kind.as_str());
+        self.received_at.push(r.received_at);
+        self.call_id.push(r.call_id.clone());
+        self.participant_id.push(r.participant_id.clone());
+        self.media_leg_id.push(r.media_leg_id.clone());
+        self.rating.push(r.rating);
+        self.issues
+            .push(serde_json::to_string(&r.issues).expect("a list of strings serializes"));
+        self.notes.push(r.notes.clone());
+        self.error_code.push(r.error_code.clone());
+        self.error_subcode.push(r.error_subcode.clone());
+        self.device_name.push(r.device_name.clone());
+        self.device_description.push(r.device_description.clone());
+        self.cloud_service_name.push(r.cloud_service_name.clone());
+        self.cloud_service_instance_name
+            .push(r.cloud_service_instance_name.clone());
+        self.cloud_service_deployment_id
+            .push(r.cloud_service_deployment_id.clone());
+        self.cloud_service_deployment_environment
+            .push(r.cloud_service_deployment_environment.clone());
+        self.media_endpoint.push(r.media_endpoint.clone());
+        self.media_quality_of_experience
+            .push(r.media_quality_of_experience.clone());
+        self.request_id.push(r.request_id.clone());
+        self.idempotency_key.push(r.idempotency_key.clone());
+        self.user_agent.push(r.user_agent.clone());
+        self.content_type.push(r.content_type.clone());
+        self.raw_payload.push(r.raw_payload.clone());
+    }
+}
+
+#[derive(Default)]
+struct StreamColumns {
+    report_id: Vec<Uuid>,
+    ordinal: Vec<i32>,
+    modality: Vec<Option<&'static str>>,
+    channel_index: Vec<Option<i32>>,
+    label: Vec<Option<String>>,
+    media_duration_ms: Vec<Option<f64>>,
+    inbound_packets: Vec<Option<i64>>,
+    outbound_packets: Vec<Option<i64>>,
+    f64s: [Vec<Option<f64>>; 16],
+    network_link_speed_bytes: Vec<Option<i64>>,
+    local_ip: Vec<Option<String>>,
+    local_port: Vec<Option<i32>>,
+    remote_ip: Vec<Option<String>>,
+    remote_port: Vec<Option<i32>>,
+    mos: Vec<Option<f64>>,
+    r_factor: Vec<Option<f64>>,
+    mos_model: Vec<Option<String>>,
+}
+
+impl StreamColumns {
+    fn push(&mut self, report_id: Uuid, s: &crate::model::MediaStream) {
+        self.report_id.push(report_id);
+        self.ordinal.push(s.ordinal);
+        self.modality.push(s.modality.map(|m| m.as_str()));
+        self.channel_index.push(s.channel_index);
+        self.label.push(s.label.clone());
+        self.media_duration_ms.push(s.media_duration_ms);
+        self.inbound_packets.push(s.inbound_packets);
+        self.outbound_packets.push(s.outbound_packets);
+        // In STREAM_COLUMNS order, from avg_inbound_jitter_ms to avg_outbound_frame_rate.
+        let metrics = [
+            s.avg_inbound_jitter_ms,
+            s.max_inbound_jitter_ms,
+            s.avg_outbound_jitter_ms,
+            s.max_outbound_jitter_ms,
+            s.avg_inbound_loss_pct,
+            s.max_inbound_loss_pct,
+            s.avg_outbound_loss_pct,
+            s.max_outbound_loss_pct,
+            s.avg_inbound_rtt_ms,
+            s.max_inbound_rtt_ms,
+            s.avg_outbound_rtt_ms,
+            s.max_outbound_rtt_ms,
+            s.avg_inbound_bitrate_bps,
+            s.avg_outbound_bitrate_bps,
+            s.avg_inbound_frame_rate,
+            s.avg_outbound_frame_rate,
+        ];
+        for (column, value) in self.f64s.iter_mut().zip(metrics) {
+            column.push(value);
+        }
+        self.network_link_speed_bytes.push(s.network_link_speed_bytes);
+        self.local_ip.push(s.local_ip.clone());
+        self.local_port.push(s.local_port);
+        self.remote_ip.push(s.remote_ip.clone());
+        self.remote_port.push(s.remote_port);
+        self.mos.push(s.mos);
+        self.r_factor.push(s.r_factor);
+        self.mos_model.push(s.mos_model.clone());
+    }
+}
+
+pub(super) async fn insert_batch(
+    pool: &PgPool,
+    reports: &[Report],
+) -> Result<Vec<Stored>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let stored = insert_in(&mut tx, reports).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+pub(super) async fn insert_one(pool: &PgPool, report: &Report) -> Result<Stored, StoreError> {
+    insert_batch(pool, std::slice::from_ref(report))
+        .await
+        .map(|mut v| v.remove(0))
+}
+
+async fn insert_in(
+    tx: &mut Transaction<'_, Postgres>,
+    reports: &[Report],
+) -> Result<Vec<Stored>, StoreError> {
+    let mut c = ReportColumns::default();
+    for r in reports {
+        c.push(r);
+    }
+    let inserted: HashSet<Uuid> = sqlx::query_scalar(&insert_reports_sql())
+        .bind(c.id)
+        .bind(c.tenant)
+        .bind(c.protocol)
+        .bind(c.kind)
+        .bind(c.received_at)
+        .bind(c.call_id)
+        .bind(c.participant_id)
+        .bind(c.media_leg_id)
+        .bind(c.rating)
+        .bind(c.issues)
+        .bind(c.notes)
+        .bind(c.error_code)
+        .bind(c.error_subcode)
+        .bind(c.device_name)
+        .bind(c.device_description)
+        .bind(c.cloud_service_name)
+        .bind(c.cloud_service_instance_name)
+        .bind(c.cloud_service_deployment_id)
+        .bind(c.cloud_service_deployment_environment)
+        .bind(c.media_endpoint)
+        .bind(c.media_quality_of_experience)
+        .bind(c.request_id)
+        .bind(c.idempotency_key)
+        .bind(c.user_agent)
+        .bind(c.content_type)
+        .bind(c.raw_payload)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut s = StreamColumns::default();
+    for r in reports.iter().filter(|r| inserted.contains(&r.id)) {
+        for stream in &r.streams {
+            s.push(r.id, stream);
+        }
+    }
+    if !s.report_id.is_empty() {
+        let [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = s.f64s;
+        sqlx::query(&insert_streams_sql())
+            .bind(s.report_id)
+            .bind(s.ordinal)
+            .bind(s.modality)
+            .bind(s.channel_index)
+            .bind(s.label)
+            .bind(s.media_duration_ms)
+            .bind(s.inbound_packets)
+            .bind(s.outbound_packets)
+            .bind(f0)
+            .bind(f1)
+            .bind(f2)
+            .bind(f3)
+            .bind(f4)
+            .bind(f5)
+            .bind(f6)
+            .bind(f7)
+            .bind(f8)
+            .bind(f9)
+            .bind(f10)
+            .bind(f11)
+            .bind(f12)
+            .bind(f13)
+            .bind(f14)
+            .bind(f15)
+            .bind(s.network_link_speed_bytes)
+            .bind(s.local_ip)
+            .bind(s.local_port)
+            .bind(s.remote_ip)
+            .bind(s.remote_port)
+            .bind(s.mos)
+            .bind(s.r_factor)
+            .bind(s.mos_model)
+            .execute(&mut **tx)
+            .await?;
+    }
+
+    let mut stored = Vec::with_capacity(reports.len());
+    for r in reports {
+        if inserted.contains(&r.id) {
+            stored.push(Stored {
+                id: r.id,
+                duplicate: false,
+            });
+        } else {
+            // Not inserted: a retry of a report stored earlier (or earlier in
+            // this batch) under the same idempotency key. Answer with that one.
+            let id: Uuid = sqlx::query_scalar(
+                "SELECT id FROM reports WHERE tenant = $1 AND protocol = $2 AND idempotency_key = $3",
+            )
+            .bind(&r.tenant)
+            .bind(r.protocol.as_str())
+            .bind(&r.idempotency_key)
+            .fetch_one(&mut **tx)
+            .await?;
+            stored.push(Stored {
+                id,
+                duplicate: true,
+            });
+        }
+    }
+    Ok(stored)
+}
+
+pub(super) async fn get_report(
+    pool: &PgPool,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Option<Report>, StoreError> {
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {REPORT_COLUMNS} FROM reports WHERE tenant = $1 AND id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut report = report_row(&row)?;
+    let streams = sqlx::query(&format!(
+        "SELECT {STREAM_COLUMNS} FROM media_streams WHERE report_id = $1 ORDER BY ordinal"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    for row in &streams {
+        report.streams.push(stream_from_row!(row));
+    }
+    Ok(Some(report))
+}
+
+/// Maps a `SELECT {REPORT_COLUMNS}` row; streams are left empty.
+pub(crate) fn report_row(row: &sqlx::postgres::PgRow) -> Result<Report, StoreError> {
+    Ok(report_from_row!(row,
+        id: row.try_get("id")?,
+        received_at: row.try_get("received_at")?,
+        issues: row.try_get("issues")?))
+}
