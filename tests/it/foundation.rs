@@ -1,0 +1,452 @@
+//! The foundation: store round trips on both backends, group commit,
+//! idempotency, outage behaviour, graceful drain, health checks, CLI config.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callq::model::{Kind, MediaStream, Modality, Protocol, Report};
+use callq::store::{Store, StoreOptions, WriteError, Writer, WriterConfig};
+
+use crate::support::{self, TestServer, pg};
+
+fn sample_report(tenant: &str, n: usize) -> Report {
+    let mut r = Report::new(
+        tenant,
+        Protocol::Graph,
+        Kind::DeviceQuality,
+        format!("call-{n}"),
+        format!("{{\"n\": {n}, \"text\": \"héllo ✓\"}}"),
+    );
+    r.rating = Some(4.5);
+    r.issues = vec!["AUDIO_LAG".into(), "ECHO".into()];
+    r.notes = Some("notes with 'quotes' and \"double\" ones".into());
+    r.device_name = Some("Cisco SX80".into());
+    r.user_agent = Some("test/1.0".into());
+    r.streams = vec![
+        MediaStream {
+            ordinal: 0,
+            modality: Some(Modality::Audio),
+            channel_index: Some(1),
+            avg_inbound_jitter_ms: Some(10.0),
+            max_inbound_loss_pct: Some(0.25),
+            inbound_packets: Some(1_000_000_000_000),
+            mos: Some(4.1),
+            r_factor: Some(82.5),
+            mos_model: Some("g107-simplified/1".into()),
+            ..MediaStream::default()
+        },
+        MediaStream {
+            ordinal: 1,
+            modality: Some(Modality::Video),
+            channel_index: Some(2),
+            avg_outbound_bitrate_bps: Some(1.5e6),
+            remote_ip: Some("192.0.2.1".into()),
+            remote_port: Some(5004),
+            ..MediaStream::default()
+        },
+    ];
+    r
+}
+
+async fn sqlite_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("t.db").display());
+    let store = Store::open(&url, &StoreOptions::default()).unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn postgres_store() -> Store {
+    let store = Store::open(&pg::fresh_database().await, &StoreOptions::default()).unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn round_trip(store: Store) {
+    let writer = Writer::start(store.clone(), WriterConfig::default());
+    let report = sample_report("acme", 1);
+    let committed = writer.submit(report.clone()).await.unwrap();
+    assert_eq!(committed.id, report.id);
+    assert!(!committed.duplicate);
+    let read = store.get_report("acme", report.id).await.unwrap().unwrap();
+    assert_eq!(read, report);
+    assert!(
+        store.get_report("globex", report.id).await.unwrap().is_none(),
+        "another tenant must not read it"
+    );
+    writer.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_report_written_through_the_writer_reads_back_equal_on_postgres() {
+    round_trip(postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn a_report_written_through_the_writer_reads_back_equal_on_sqlite() {
+    let (store, _dir) = sqlite_store().await;
+    round_trip(store).await;
+}
+
+async fn retries_are_stored_once(store: Store) {
+    let writer = Writer::start(store.clone(), WriterConfig::default());
+    let mut first = sample_report("acme", 1);
+    first.idempotency_key = Some("key-1".into());
+    let mut retry = sample_report("acme", 1);
+    retry.idempotency_key = Some("key-1".into());
+    let a = writer.submit(first.clone()).await.unwrap();
+    let b = writer.submit(retry).await.unwrap();
+    assert_eq!(a.id, first.id);
+    assert_eq!(b.id, first.id, "the retry is answered with the first report's id");
+    assert!(b.duplicate);
+    // Same key, other tenant: a different request.
+    let mut other = sample_report("globex", 1);
+    other.idempotency_key = Some("key-1".into());
+    assert!(!writer.submit(other).await.unwrap().duplicate);
+    // Two retries inside one batch.
+    let mut c = sample_report("acme", 2);
+    c.idempotency_key = Some("key-2".into());
+    let mut d = c.clone();
+    d.id = uuid::Uuid::now_v7();
+    let (rc, rd) = tokio::join!(writer.submit(c), writer.submit(d));
+    let (rc, rd) = (rc.unwrap(), rd.unwrap());
+    assert_eq!(rc.id, rd.id);
+    assert_eq!(store.count_reports("acme").await.unwrap(), 2);
+    assert_eq!(store.count_reports("globex").await.unwrap(), 1);
+    writer.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_with_the_same_idempotency_key_are_stored_once_on_postgres() {
+    retries_are_stored_once(postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn retries_with_the_same_idempotency_key_are_stored_once_on_sqlite() {
+    let (store, _dir) = sqlite_store().await;
+    retries_are_stored_once(store).await;
+}
+
+async fn concurrent_submits_share_transactions(store: Store) {
+    let writer = Writer::start(store.clone(), WriterConfig::default());
+    let mut tasks = Vec::new();
+    for n in 0..400 {
+        let w = writer.clone();
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stats = writer.stats();
+    assert_eq!(stats.reports_committed, 400);
+    assert!(
+        stats.largest_batch > 1,
+        "concurrent reports must share a transaction: {stats:?}"
+    );
+    assert!(stats.transactions < 400, "{stats:?}");
+    assert_eq!(store.count_reports("acme").await.unwrap(), 400);
+    writer.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_batch_several_reports_per_transaction_on_postgres() {
+    concurrent_submits_share_transactions(postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_batch_several_reports_per_transaction_on_sqlite() {
+    let (store, _dir) = sqlite_store().await;
+    concurrent_submits_share_transactions(store).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_is_refused_at_once_instead_of_growing() {
+    let store = postgres_store().await;
+    let writer = Writer::start(
+        store,
+        WriterConfig {
+            queue_capacity: 4,
+            max_batch: 1,
+            flushes_in_flight: 1,
+            ..WriterConfig::default()
+        },
+    );
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let w = writer.clone();
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
+    }
+    let mut overloaded = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => {}
+            Err(WriteError::Overloaded) => overloaded += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(overloaded > 0, "a 4-deep queue cannot take 200 reports at once");
+    assert_eq!(writer.stats().rejected_overload, overloaded);
+    writer.shutdown().await;
+}
+
+#[tokio::test]
+async fn database_down_means_unavailable_and_every_acknowledged_report_is_stored() {
+    // A cluster of its own: this test stops it.
+    let cluster = pg::PgCluster::start_new(true);
+    let url = cluster.url("postgres");
+    let store = Store::open(
+        &url,
+        &StoreOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_millis(500),
+        },
+    )
+    .unwrap();
+    store.migrate().await.unwrap();
+    let writer = Writer::start(
+        store.clone(),
+        WriterConfig {
+            flush_timeout: Duration::from_secs(2),
+            ..WriterConfig::default()
+        },
+    );
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for n in 0..600 {
+        let w = writer.clone();
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(n as u64 * 2)).await;
+            let r = sample_report("acme", n);
+            match w.submit(r).await {
+                Ok(c) => {
+                    acked.lock().unwrap().push(c.id);
+                    true
+                }
+                Err(WriteError::Unavailable) => false,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = tokio::task::spawn_blocking(move || {
+        cluster.stop_immediately();
+        cluster
+    });
+    let cluster = stop.await.unwrap();
+    let mut refused = 0;
+    for t in tasks {
+        if !t.await.unwrap() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "reports sent while the database was down must be refused");
+    // While down: a new report is refused, never acknowledged.
+    assert_eq!(
+        writer.submit(sample_report("acme", 9999)).await,
+        Err(WriteError::Unavailable)
+    );
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.start();
+        cluster
+    })
+    .await
+    .unwrap();
+    // Every acknowledged report survived the crash.
+    let acked = acked.lock().unwrap().clone();
+    assert!(!acked.is_empty());
+    for id in &acked {
+        assert!(
+            store.get_report("acme", *id).await.unwrap().is_some(),
+            "acknowledged report {id} is missing"
+        );
+    }
+    // And the writer recovers by itself.
+    writer.submit(sample_report("acme", 10_000)).await.unwrap();
+    writer.shutdown().await;
+    drop(cluster);
+}
+
+#[tokio::test]
+async fn shutdown_drains_queued_reports_before_returning() {
+    let store = postgres_store().await;
+    let writer = Writer::start(store.clone(), WriterConfig::default());
+    let mut tasks = Vec::new();
+    for n in 0..300 {
+        let w = writer.clone();
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
+    }
+    tokio::task::yield_now().await;
+    writer.shutdown().await;
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(WriteError::ShuttingDown) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(store.count_reports("acme").await.unwrap(), ok);
+    assert_eq!(
+        writer.submit(sample_report("acme", 1)).await,
+        Err(WriteError::ShuttingDown)
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_and_request_ids_are_echoed() {
+    let (server, _, _) = TestServer::postgres().await;
+    let r = server.client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let generated = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(uuid::Uuid::parse_str(&generated).unwrap().get_version_num(), 4);
+    let r = server
+        .client
+        .get(server.url("/readyz"))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "client-chosen-id");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "postgres");
+    let r = server.client.get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    server.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn readiness_is_503_with_retry_after_when_the_database_is_down() {
+    let cluster = pg::PgCluster::start_new(false);
+    let mut settings = support::settings(cluster.url("postgres"), &[]);
+    settings.database_max_connections = 2;
+    let server = TestServer::start(settings).await;
+    assert_eq!(
+        server.client.get(server.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop_immediately();
+        cluster
+    })
+    .await
+    .unwrap();
+    let r = server.client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        server.client.get(server.url("/healthz")).send().await.unwrap().status(),
+        200,
+        "the process itself is fine"
+    );
+    server.server.shutdown().await;
+    drop(cluster);
+}
+
+fn callq_bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_callq"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CALLQ_") || k == "DATABASE_URL" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_the_key_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "listen = \"not an address\"\n").unwrap();
+    let out = callq_bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen"), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+
+    std::fs::write(&path, "[[tenants]]\nid = \"a\"\nucwa = [{ token = \"short\" }]\n").unwrap();
+    let out = callq_bin().arg("--config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tenants") && err.contains("token"), "{err}");
+
+    std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = callq_bin().arg("--config").arg(&path).arg("check-config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+
+    // The environment overrides the file, and is checked too.
+    std::fs::write(&path, "listen = \"127.0.0.1:9\"\n").unwrap();
+    let out = callq_bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .env("CALLQ_LISTEN", "nonsense")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+
+    let out = callq_bin()
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn first_start_generates_credentials_once_and_serves_on_sqlite() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = callq_bin()
+        .current_dir(dir.path())
+        .env("CALLQ_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("/api/v1/reports") || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    let config = dir.path().join("callq-data/callq.toml");
+    assert!(config.is_file());
+    assert!(dir.path().join("callq-data/callq.db").is_file());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let token = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("UCWA   Authorization: Bearer "))
+        .expect("the banner shows the UCWA token")
+        .to_owned();
+    assert!(token.starts_with("cwt="));
+    assert!(!text.contains(&token), "the file keeps digests only");
+    assert!(banner.contains("curl -i --user MA"), "{banner}");
+    let _ = child.kill();
+    let _ = child.wait();
+    // The second start reuses the file and prints no secrets.
+    let before = std::fs::read_to_string(&config).unwrap();
+    let out = callq_bin()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 tenant(s)"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+}

@@ -1,0 +1,6 @@
+//! Black-box tests: the real server over HTTP against a real database.
+//! One test binary (linking once is what takes time on small machines).
+
+mod support;
+
+mod foundation;
