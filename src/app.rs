@@ -24,7 +24,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
-use crate::store::{Store, StoreError, StoreOptions, Writer, WriterConfig};
+use crate::model::Report;
+use crate::store::{Committed, Store, StoreError, StoreOptions, WriteError, Writer, WriterConfig};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -36,6 +37,20 @@ pub struct AppState {
     /// Bench-only: answer ingest requests without storing them, to measure
     /// the HTTP ceiling. Never set from configuration.
     pub discard_writes: bool,
+}
+
+impl AppState {
+    /// Hands `report` to the group-commit writer and waits for its COMMIT.
+    /// Every ingest handler goes through here; a 2xx may only follow `Ok`.
+    pub async fn commit(&self, report: Report) -> Result<Committed, WriteError> {
+        if self.discard_writes {
+            return Ok(Committed {
+                id: report.id,
+                duplicate: false,
+            });
+        }
+        self.writer.submit(report).await
+    }
 }
 
 /// The whole router with its middleware.

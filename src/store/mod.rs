@@ -193,6 +193,44 @@ impl Store {
         }
     }
 
+    /// Every report of `tenant` about `call_id`, oldest first, with streams.
+    pub async fn reports_for_call(
+        &self,
+        tenant: &str,
+        call_id: &str,
+    ) -> Result<Vec<Report>, StoreError> {
+        let ids: Vec<Uuid> = match self {
+            Store::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM reports WHERE tenant = $1 AND call_id = $2 ORDER BY received_at, id",
+                )
+                .bind(tenant)
+                .bind(call_id)
+                .fetch_all(pool)
+                .await?
+            }
+            Store::Sqlite(pool) => {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM reports WHERE tenant = ? AND call_id = ? ORDER BY received_at, id",
+                )
+                .bind(tenant)
+                .bind(call_id)
+                .fetch_all(pool)
+                .await?;
+                ids.iter()
+                    .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::Malformed(e.to_string())))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let mut reports = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.get_report(tenant, id).await? {
+                reports.push(r);
+            }
+        }
+        Ok(reports)
+    }
+
     /// Number of stored reports of `tenant`.
     pub async fn count_reports(&self, tenant: &str) -> Result<i64, StoreError> {
         let n = match self {

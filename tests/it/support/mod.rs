@@ -115,7 +115,6 @@ impl TestServer {
     }
 
     pub async fn start(settings: Settings) -> TestServer {
-        callq::telemetry::init_tracing(callq::config::LogFormat::Text);
         let server = Server::start(settings).await.expect("callq starts");
         let base = format!("http://{}", server.addr());
         TestServer {
