@@ -34,14 +34,24 @@ fn report(n: u64) -> Report {
         "{{\"quality\":{{\"callChainId\":\"{n:08x}-0000-4000-8000-000000000000\",\"deviceName\":\"Cisco SX80\",\"pad\":\"{}\"}}}}",
         "x".repeat(1400)
     );
-    let mut r = Report::new("bench", Protocol::Graph, Kind::DeviceQuality, format!("call-{n}"), payload);
+    let mut r = Report::new(
+        "bench",
+        Protocol::Graph,
+        Kind::DeviceQuality,
+        format!("call-{n}"),
+        payload,
+    );
     r.device_name = Some("Cisco SX80".into());
     r.user_agent = Some("bench/1.0".into());
     if n % 2 == 0 {
         r.streams = (0..3)
             .map(|i| MediaStream {
                 ordinal: i,
-                modality: Some(if i == 0 { Modality::Audio } else { Modality::Video }),
+                modality: Some(if i == 0 {
+                    Modality::Audio
+                } else {
+                    Modality::Video
+                }),
                 channel_index: Some(i + 1),
                 avg_inbound_jitter_ms: Some(12.0),
                 avg_inbound_loss_pct: Some(0.3),
@@ -64,7 +74,13 @@ enum Mode {
     InsertPerReport,
 }
 
-async fn round(store: &Store, writer: &Writer, mode: Mode, clients: u64, secs: u64) -> (u64, Vec<Duration>) {
+async fn round(
+    store: &Store,
+    writer: &Writer,
+    mode: Mode,
+    clients: u64,
+    secs: u64,
+) -> (u64, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
     let seq = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -132,9 +148,17 @@ async fn main() {
     println!("writer bench: {clients} producers, pool {pool}, {secs}s rounds, PostgreSQL fsync on");
     let mut totals = [(0u64, Vec::new()), (0u64, Vec::new())];
     for r in 0..2 {
-        for (i, mode) in [Mode::InsertPerReport, Mode::GroupCommit].into_iter().enumerate() {
+        for (i, mode) in [Mode::InsertPerReport, Mode::GroupCommit]
+            .into_iter()
+            .enumerate()
+        {
             let (n, l) = round(&store, &writer, mode, clients, secs).await;
-            println!("  round {} {:?}: {:.0} rows/s", r + 1, mode, n as f64 / secs as f64);
+            println!(
+                "  round {} {:?}: {:.0} rows/s",
+                r + 1,
+                mode,
+                n as f64 / secs as f64
+            );
             totals[i].0 += n;
             totals[i].1.extend(l);
         }
@@ -142,11 +166,18 @@ async fn main() {
     let span = (2 * secs) as f64;
     let naive = totals[0].0 as f64 / span;
     let group = totals[1].0 as f64 / span;
-    for (name, (_, lat)) in ["one INSERT per report", "group commit"].iter().zip(totals.iter_mut()) {
+    for (name, (_, lat)) in ["one INSERT per report", "group commit"]
+        .iter()
+        .zip(totals.iter_mut())
+    {
         lat.sort();
         println!(
             "{name:>22}: {:>8.0} rows/s  p50 {:.2} ms  p99 {:.2} ms",
-            if *name == "group commit" { group } else { naive },
+            if *name == "group commit" {
+                group
+            } else {
+                naive
+            },
             percentile(lat, 0.50),
             percentile(lat, 0.99)
         );
@@ -158,9 +189,16 @@ async fn main() {
         stats.reports_committed as f64 / stats.transactions.max(1) as f64,
         stats.largest_batch
     );
-    println!("RATIO group commit / one INSERT per report = {:.2}x (target >= 2x)", group / naive);
+    println!(
+        "RATIO group commit / one INSERT per report = {:.2}x (target >= 2x)",
+        group / naive
+    );
     writer.shutdown().await;
     let stored = store.count_reports("bench").await.unwrap() as u64;
-    assert_eq!(stored, totals[0].0 + totals[1].0, "every committed report is stored");
+    assert_eq!(
+        stored,
+        totals[0].0 + totals[1].0,
+        "every committed report is stored"
+    );
     println!("stored rows = committed rows = {stored}");
 }

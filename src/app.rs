@@ -34,22 +34,41 @@ pub struct AppState {
     pub store: Store,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
-    /// Bench-only: answer ingest requests without storing them, to measure
-    /// the HTTP ceiling. Never set from configuration.
-    pub discard_writes: bool,
+    /// How accepted reports are written. Always [`IngestMode::GroupCommit`]
+    /// except in the ingest benchmark, which compares against the others;
+    /// no configuration key or flag selects them.
+    pub ingest_mode: IngestMode,
+}
+
+/// How ingest handlers write. The alternatives exist for the benchmark only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestMode {
+    /// Through the group-commit writer (production).
+    GroupCommit,
+    /// One INSERT transaction per request: the naive design, as a baseline.
+    InsertPerRequest,
+    /// Answer as if stored, store nothing: the HTTP ceiling.
+    Discard,
 }
 
 impl AppState {
     /// Hands `report` to the group-commit writer and waits for its COMMIT.
     /// Every ingest handler goes through here; a 2xx may only follow `Ok`.
     pub async fn commit(&self, report: Report) -> Result<Committed, WriteError> {
-        if self.discard_writes {
-            return Ok(Committed {
+        match self.ingest_mode {
+            IngestMode::GroupCommit => self.writer.submit(report).await,
+            IngestMode::Discard => Ok(Committed {
                 id: report.id,
                 duplicate: false,
-            });
+            }),
+            IngestMode::InsertPerRequest => match self.store.insert_one(&report).await {
+                Ok(stored) => Ok(Committed {
+                    id: stored.id,
+                    duplicate: stored.duplicate,
+                }),
+                Err(_) => Err(WriteError::Unavailable),
+            },
         }
-        self.writer.submit(report).await
     }
 }
 
@@ -199,12 +218,15 @@ pub struct Server {
 impl Server {
     /// Opens the store, applies migrations, starts the writer and listens.
     pub async fn start(settings: Settings) -> Result<Server, StartError> {
-        Self::start_with(settings, false).await
+        Self::start_with(settings, IngestMode::GroupCommit).await
     }
 
-    /// As [`Server::start`]; `discard_writes` answers ingest requests without
-    /// storing them (for the benchmark's HTTP-ceiling run only).
-    pub async fn start_with(settings: Settings, discard_writes: bool) -> Result<Server, StartError> {
+    /// As [`Server::start`] with another way of writing; for the ingest
+    /// benchmark's baselines only.
+    pub async fn start_with(
+        settings: Settings,
+        ingest_mode: IngestMode,
+    ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
         let store = Store::open(
             settings.database_url(),
@@ -229,14 +251,15 @@ impl Server {
             store,
             credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
             settings: Arc::new(settings.clone()),
-            discard_writes,
+            ingest_mode,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
@@ -251,12 +274,13 @@ impl Server {
         });
         let (metrics_addr, metrics_serving) = match settings.metrics_listen {
             Some(metrics_listen) => {
-                let listener = TcpListener::bind(metrics_listen).await.map_err(|source| {
-                    StartError::Bind {
-                        addr: metrics_listen,
-                        source,
-                    }
-                })?;
+                let listener =
+                    TcpListener::bind(metrics_listen)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: metrics_listen,
+                            source,
+                        })?;
                 let addr = listener.local_addr().ok();
                 let app = Router::new().route("/metrics", get(metrics));
                 let stopped = stop.clone();
