@@ -439,19 +439,21 @@ impl MediaLine {
 
     /// The reported MOS callq keeps, with its source. The network MOS comes
     /// first: it rates only what the network did to the received audio (codec,
-    /// loss, jitter), which is what callq's own estimates rate and what the
-    /// Microsoft tools classify poor calls by. The received listening MOS (which
-    /// also reflects the sender's microphone and environment) and the
-    /// conversational MOS (which adds delay and echo) are fallbacks. The send
-    /// listening MOS is never used: it rates audio before it crossed the network.
+    /// loss, jitter), which is what callq's own E-model estimates rate, and the
+    /// Microsoft degradation figures are measured against it. The received
+    /// listening MOS (which also reflects the sender's microphone and room) and
+    /// the conversational MOS (a whole-conversation estimate) are fallbacks. The
+    /// send listening MOS is never used: it rates audio before it crossed the
+    /// network.
     fn reported_mos(&self) -> Option<(f64, &'static str)> {
-        (self
-            .network_mos
-            .map(|mos| (mos, "ms-qoe/OverallAvgNetworkMOS")))
-        .or(self.listening_mos.map(|mos| (mos, "ms-qoe/RecvListenMOS")))
-        .or(self
-            .conversational_mos
-            .map(|mos| (mos, "ms-qoe/LocalConversationalMOS")))
+        let candidates = [
+            (self.network_mos, "ms-qoe/OverallAvgNetworkMOS"),
+            (self.listening_mos, "ms-qoe/RecvListenMOS"),
+            (self.conversational_mos, "ms-qoe/LocalConversationalMOS"),
+        ];
+        candidates
+            .into_iter()
+            .find_map(|(mos, model)| mos.map(|mos| (mos, model)))
     }
 
     fn into_stream(self, ordinal: i32) -> MediaStream {
