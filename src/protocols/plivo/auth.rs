@@ -10,7 +10,10 @@ use crate::auth::{Credentials, Principal, basic_credentials};
 /// Anything else (no header, another scheme, undecodable Basic, an unknown
 /// auth id, a wrong token) is the same 401: the answer must not tell which
 /// half of a guess was right.
-pub fn authenticate(headers: &HeaderMap, credentials: &Credentials) -> Result<Principal, PlivoError> {
+pub fn authenticate(
+    headers: &HeaderMap,
+    credentials: &Credentials,
+) -> Result<Principal, PlivoError> {
     let (auth_id, auth_token) = basic_credentials(headers).ok_or(PlivoError::Unauthenticated)?;
     credentials
         .plivo(&auth_id, &auth_token)

@@ -64,7 +64,11 @@ async fn accept(
         text,
     );
     report.rating = Some(feedback.rating);
-    report.issues = feedback.issues.iter().map(|i| i.as_str().to_owned()).collect();
+    report.issues = feedback
+        .issues
+        .iter()
+        .map(|i| i.as_str().to_owned())
+        .collect();
     report.notes = feedback.notes;
     meta.apply(&mut report);
 

@@ -76,12 +76,22 @@ mod tests {
     #[test]
     fn case_and_surrounding_blanks_do_not_matter() {
         assert_eq!(Issue::from_wire(" audio_lag "), Some(Issue::AudioLag));
-        assert_eq!(Issue::from_wire("callerid_issue"), Some(Issue::CalleridIssue));
+        assert_eq!(
+            Issue::from_wire("callerid_issue"),
+            Some(Issue::CalleridIssue)
+        );
     }
 
     #[test]
     fn other_names_are_not_issues() {
-        for name in ["", "AUDIOLAG", "AUDIO LAG", "CALL_DROPPPPED", "NOISE", "ÉCHO"] {
+        for name in [
+            "",
+            "AUDIOLAG",
+            "AUDIO LAG",
+            "CALL_DROPPPPED",
+            "NOISE",
+            "ÉCHO",
+        ] {
             assert_eq!(Issue::from_wire(name), None, "{name:?}");
         }
     }

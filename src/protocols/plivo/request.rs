@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn the_rating_is_checked_before_the_issues() {
-        assert_eq!(err(r#"{"rating": 9, "issues": ["NOPE"]}"#), PlivoError::InvalidRating);
+        assert_eq!(
+            err(r#"{"rating": 9, "issues": ["NOPE"]}"#),
+            PlivoError::InvalidRating
+        );
     }
 
     #[test]
@@ -225,7 +228,10 @@ mod tests {
     fn rating_five_needs_no_issues_but_keeps_those_sent() {
         assert!(ok(r#"{"rating": 5}"#).issues.is_empty());
         assert!(ok(r#"{"rating": 5, "issues": null}"#).issues.is_empty());
-        assert_eq!(ok(r#"{"rating": "5", "issues": ["OTHERS"]}"#).issues, vec![Issue::Others]);
+        assert_eq!(
+            ok(r#"{"rating": "5", "issues": ["OTHERS"]}"#).issues,
+            vec![Issue::Others]
+        );
     }
 
     #[test]
@@ -250,15 +256,28 @@ mod tests {
         assert_eq!(err(&over.to_string()), PlivoError::InvalidNotes);
         let over_caps = serde_json::json!({"rating": 5, "Notes": "x".repeat(NOTES_MAX_CHARS + 1)});
         assert_eq!(err(&over_caps.to_string()), PlivoError::InvalidNotes);
-        assert_eq!(err(r#"{"rating": 5, "notes": 12}"#), PlivoError::InvalidNotes);
-        assert_eq!(err(r#"{"rating": 5, "notes": ["a"]}"#), PlivoError::InvalidNotes);
+        assert_eq!(
+            err(r#"{"rating": 5, "notes": 12}"#),
+            PlivoError::InvalidNotes
+        );
+        assert_eq!(
+            err(r#"{"rating": 5, "notes": ["a"]}"#),
+            PlivoError::InvalidNotes
+        );
     }
 
     #[test]
     fn sdk_extras_are_tolerated() {
         // Go: whole struct, unset fields as "" and null, trailing newline.
         let go = "{\"call_uuid\":\"b38149eb-b8fe-45d5-85b2-78ee4424788f\",\"notes\":\"\",\"rating\":5,\"issues\":null}\n";
-        assert_eq!(ok(go), Feedback { rating: 5.0, issues: vec![], notes: None });
+        assert_eq!(
+            ok(go),
+            Feedback {
+                rating: 5.0,
+                issues: vec![],
+                notes: None
+            }
+        );
         // PHP: callUUID and its internal flag in the body; a leading BOM.
         let php = "\u{feff}{\"callUUID\":\"x\",\"rating\":4,\"issues\":[\"AUDIO_LAG\"],\"isCallInsightsRequest\":true}";
         assert_eq!(ok(php).issues, vec![Issue::AudioLag]);
@@ -266,10 +285,21 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_a_json_object_are_malformed() {
-        for body in ["rating=4", "[]", "null", "4", r#""rating""#, r#"{"rating": 4"#, "{} {}"] {
+        for body in [
+            "rating=4",
+            "[]",
+            "null",
+            "4",
+            r#""rating""#,
+            r#"{"rating": 4"#,
+            "{} {}",
+        ] {
             assert_eq!(err(body), PlivoError::MalformedBody, "{body}");
         }
-        assert_eq!(body_text(b"{\"notes\": \"\xff\"}"), Err(PlivoError::MalformedBody));
+        assert_eq!(
+            body_text(b"{\"notes\": \"\xff\"}"),
+            Err(PlivoError::MalformedBody)
+        );
     }
 
     #[test]
