@@ -60,7 +60,7 @@ async fn accept(
         &*principal.tenant,
         Protocol::Plivo,
         Kind::Feedback,
-        call.hyphenated().to_string(),
+        call,
         text,
     );
     report.rating = Some(feedback.rating);
