@@ -116,9 +116,11 @@ pub fn annotate(stream: &mut MediaStream) {
         return;
     }
     let rtt = stream.avg_inbound_rtt_ms.or(stream.avg_outbound_rtt_ms);
-    let (Some(rtt), Some(jitter), Some(loss)) =
-        (rtt, stream.avg_inbound_jitter_ms, stream.avg_inbound_loss_pct)
-    else {
+    let (Some(rtt), Some(jitter), Some(loss)) = (
+        rtt,
+        stream.avg_inbound_jitter_ms,
+        stream.avg_inbound_loss_pct,
+    ) else {
         return;
     };
     let e = estimate(rtt, jitter, loss);
@@ -178,7 +180,11 @@ mod tests {
         let mut previous = mos_from_r(0.0);
         for tenth in 1..=1000 {
             let mos = mos_from_r(tenth as f64 / 10.0);
-            assert!(mos >= previous, "R={}: {mos} < {previous}", tenth as f64 / 10.0);
+            assert!(
+                mos >= previous,
+                "R={}: {mos} < {previous}",
+                tenth as f64 / 10.0
+            );
             previous = mos;
         }
     }
@@ -214,7 +220,11 @@ mod tests {
         let clean = estimate(100.0, 10.0, 0.0);
         let lossy = estimate(100.0, 10.0, 5.0);
         // The only difference between the two is Ie_eff, nothing more.
-        assert!(close(clean.r_factor - lossy.r_factor, loss_impairment(5.0), 1e-9));
+        assert!(close(
+            clean.r_factor - lossy.r_factor,
+            loss_impairment(5.0),
+            1e-9
+        ));
     }
 
     #[test]

@@ -9,10 +9,16 @@ use crate::auth::{Credentials, Principal, bearer_token};
 use crate::config::GRAPH_ROLE;
 
 /// The caller, or the 401/403 to answer.
-pub fn authenticate(credentials: &Credentials, headers: &HeaderMap) -> Result<Principal, GraphError> {
+pub fn authenticate(
+    credentials: &Credentials,
+    headers: &HeaderMap,
+) -> Result<Principal, GraphError> {
     let presented = headers.contains_key(axum::http::header::AUTHORIZATION);
     let Some(token) = bearer_token(headers) else {
-        return Err(GraphError::unauthenticated("Access token is empty.", presented));
+        return Err(GraphError::unauthenticated(
+            "Access token is empty.",
+            presented,
+        ));
     };
     let Some(principal) = credentials.graph(token) else {
         return Err(GraphError::unauthenticated(

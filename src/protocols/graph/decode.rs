@@ -145,10 +145,8 @@ impl<'a> Object<'a> {
             return Ok(Some(i));
         }
         match n.as_f64() {
-            // ±2^63 is the first float outside i64.
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.223_372_036_854_775_808e18 => {
-                Ok(Some(f as i64))
-            }
+            // `i64::MAX as f64` is 2^63, the first float outside i64.
+            Some(f) if f.fract() == 0.0 && f.abs() < i64::MAX as f64 => Ok(Some(f as i64)),
             Some(f) if f.fract() == 0.0 || n.is_u64() => Err(SchemaError::invalid(
                 self.path_of(name),
                 format!("the number is out of range for {expected}"),
@@ -228,7 +226,9 @@ mod tests {
         let root = json!({});
         let o = Object::at(&root, "quality").unwrap();
         assert_eq!(
-            o.require::<String>("deviceName", None).unwrap_err().to_string(),
+            o.require::<String>("deviceName", None)
+                .unwrap_err()
+                .to_string(),
             "The property 'quality.deviceName' is required and cannot be null."
         );
     }
@@ -279,11 +279,17 @@ mod tests {
             Ok(Some(30.0))
         );
         let e = with(json!("30ms"), |o| o.duration("p")).unwrap_err();
-        assert!(e.to_string().contains("'q.p'") && e.to_string().contains("30ms"), "{e}");
+        assert!(
+            e.to_string().contains("'q.p'") && e.to_string().contains("30ms"),
+            "{e}"
+        );
         assert!(with(json!(30), |o| o.duration("p")).is_err());
         assert!(with(json!("a\u{0}b"), |o| o.string("p")).is_err());
         assert!(with(json!({}), |o| o.array("p").is_err()));
-        assert_eq!(with(json!([]), |o| o.array("p").map(|a| a.map(Vec::len))), Ok(Some(0)));
+        assert_eq!(
+            with(json!([]), |o| o.array("p").map(|a| a.map(Vec::len))),
+            Ok(Some(0))
+        );
     }
 
     #[test]

@@ -143,7 +143,8 @@ fn parse_timedelta(text: &str) -> Result<i128, DurationError> {
         None => (0, text),
     };
     let mut parts = clock.split(':');
-    let (Some(h), Some(m), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(m), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(NOT_A_DURATION);
     };

@@ -105,7 +105,11 @@ impl GraphError {
             ),
             None => "The Content-Type header is required; send application/json.".to_owned(),
         };
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "RequestBodyRead", message)
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "RequestBodyRead",
+            message,
+        )
     }
 
     /// 503 `serviceNotAvailable` (a code of Graph's documented list) with

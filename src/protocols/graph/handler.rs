@@ -145,7 +145,13 @@ mod tests {
 
     #[test]
     fn unparseable_bodies_get_the_gateway_message() {
-        for bad in [&b""[..], b"{", b"not json", b"\xff\xfe{}", b"{\"quality\": \"\\ud800\"}"] {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"not json",
+            b"\xff\xfe{}",
+            b"{\"quality\": \"\\ud800\"}",
+        ] {
             let e = parse(&Bytes::copy_from_slice(bad)).unwrap_err();
             assert_eq!(e.message, error::UNREADABLE_JSON, "{bad:?}");
         }

@@ -29,9 +29,8 @@ const ACTION: &str = "/communications/calls/logTeleconferenceDeviceQuality";
 /// This style's routes: the action under both versions, and a Graph-style
 /// 404 for anything else below the version prefixes.
 pub fn router() -> Router<AppState> {
-    let action = || {
-        post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed)
-    };
+    let action =
+        || post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed);
     let mut router = Router::new();
     for version in ["/v1.0", "/beta"] {
         router = router

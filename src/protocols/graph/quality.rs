@@ -37,7 +37,10 @@ const DEVICE_QUALITY: &str = "teleconferenceDeviceQuality";
 const MEDIA_TYPES: &[(&str, Modality)] = &[
     ("teleconferenceDeviceAudioQuality", Modality::Audio),
     ("teleconferenceDeviceVideoQuality", Modality::Video),
-    ("teleconferenceDeviceScreenSharingQuality", Modality::ScreenSharing),
+    (
+        "teleconferenceDeviceScreenSharingQuality",
+        Modality::ScreenSharing,
+    ),
 ];
 
 /// Properties that only `teleconferenceDeviceVideoQuality` (and screen
@@ -123,7 +126,10 @@ fn decode_media(value: &Value, index: usize) -> Result<MediaStream, SchemaError>
     };
     let count = |name: &str| -> Result<Option<i64>, SchemaError> {
         match m.int64(name)? {
-            Some(n) if n < 0 => Err(SchemaError::invalid(m.path_of(name), "must not be negative")),
+            Some(n) if n < 0 => Err(SchemaError::invalid(
+                m.path_of(name),
+                "must not be negative",
+            )),
             n => Ok(n),
         }
     };
@@ -186,7 +192,10 @@ fn decode_media(value: &Value, index: usize) -> Result<MediaStream, SchemaError>
     if modality != Modality::Audio {
         let rate = |name: &str| -> Result<Option<f64>, SchemaError> {
             match m.double(name)? {
-                Some(r) if r < 0.0 => Err(SchemaError::invalid(m.path_of(name), "must not be negative")),
+                Some(r) if r < 0.0 => Err(SchemaError::invalid(
+                    m.path_of(name),
+                    "must not be negative",
+                )),
                 r => Ok(r),
             }
         };
@@ -313,9 +322,18 @@ mod tests {
     #[test]
     fn element_types_map_to_modalities_in_every_accepted_spelling() {
         for (declared, modality) in [
-            ("#microsoft.graph.teleconferenceDeviceAudioQuality", Modality::Audio),
-            ("microsoft.graph.teleconferenceDeviceVideoQuality", Modality::Video),
-            ("#graph.teleconferenceDeviceScreenSharingQuality", Modality::ScreenSharing),
+            (
+                "#microsoft.graph.teleconferenceDeviceAudioQuality",
+                Modality::Audio,
+            ),
+            (
+                "microsoft.graph.teleconferenceDeviceVideoQuality",
+                Modality::Video,
+            ),
+            (
+                "#graph.teleconferenceDeviceScreenSharingQuality",
+                Modality::ScreenSharing,
+            ),
         ] {
             let q = decode_body(&body(vec![item(Some(declared))])).unwrap();
             assert_eq!(q.streams[0].modality, Some(modality), "{declared}");
@@ -342,7 +360,10 @@ mod tests {
             "",
         ] {
             let e = error_of(&body(vec![item(Some(declared))]));
-            assert!(e.contains("'quality.mediaQualityList[0].@odata.type'"), "{e}");
+            assert!(
+                e.contains("'quality.mediaQualityList[0].@odata.type'"),
+                "{e}"
+            );
         }
         let mut b = body(vec![]);
         b["quality"]["@odata.type"] = json!("#microsoft.graph.call");
@@ -363,35 +384,129 @@ mod tests {
 
     #[test]
     fn every_violation_names_its_property() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
-            (Box::new(|b| b["quality"].as_object_mut().unwrap().remove("callChainId").map(drop).unwrap()), "'quality.callChainId' is required"),
-            (Box::new(|b| b["quality"]["participantId"] = json!(null)), "'quality.participantId' is required"),
-            (Box::new(|b| b["quality"]["mediaLegId"] = json!("nope")), "'quality.mediaLegId'"),
-            (Box::new(|b| b["quality"]["deviceName"] = json!(7)), "'quality.deviceName'"),
-            (Box::new(|b| b["quality"].as_object_mut().unwrap().remove("deviceDescription").map(drop).unwrap()), "'quality.deviceDescription' is required"),
-            (Box::new(|b| b["quality"]["mediaQualityList"] = json!({})), "'quality.mediaQualityList'"),
-            (Box::new(|b| b["quality"]["cloudServiceName"] = json!(["x"])), "'quality.cloudServiceName'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0] = json!(3)), "'quality.mediaQualityList[0]'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0].as_object_mut().unwrap().remove("channelIndex").map(drop).unwrap()), "'quality.mediaQualityList[0].channelIndex' is required"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["channelIndex"] = json!(-1)), "'quality.mediaQualityList[0].channelIndex'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["inboundPackets"] = json!(-5)), "'quality.mediaQualityList[0].inboundPackets'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["networkLinkSpeedInBytes"] = json!(-1)), "'quality.mediaQualityList[0].networkLinkSpeedInBytes'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["averageInboundPacketLossRateInPercentage"] = json!(100.5)), "'quality.mediaQualityList[0].averageInboundPacketLossRateInPercentage'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["maximumOutboundPacketLossRateInPercentage"] = json!(-0.1)), "'quality.mediaQualityList[0].maximumOutboundPacketLossRateInPercentage'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["averageInboundJitter"] = json!("10ms")), "'quality.mediaQualityList[0].averageInboundJitter'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["maximumInboundRoundTripDelay"] = json!("-PT1S")), "'quality.mediaQualityList[0].maximumInboundRoundTripDelay'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["localPort"] = json!(70000)), "'quality.mediaQualityList[0].localPort'"),
-            (Box::new(|b| b["quality"]["mediaQualityList"][0]["remotePort"] = json!("6301")), "'quality.mediaQualityList[0].remotePort'"),
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|b| {
+                    b["quality"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("callChainId")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.callChainId' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["participantId"] = json!(null)),
+                "'quality.participantId' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaLegId"] = json!("nope")),
+                "'quality.mediaLegId'",
+            ),
+            (
+                Box::new(|b| b["quality"]["deviceName"] = json!(7)),
+                "'quality.deviceName'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("deviceDescription")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.deviceDescription' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"] = json!({})),
+                "'quality.mediaQualityList'",
+            ),
+            (
+                Box::new(|b| b["quality"]["cloudServiceName"] = json!(["x"])),
+                "'quality.cloudServiceName'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0] = json!(3)),
+                "'quality.mediaQualityList[0]'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("channelIndex")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.mediaQualityList[0].channelIndex' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["channelIndex"] = json!(-1)),
+                "'quality.mediaQualityList[0].channelIndex'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["inboundPackets"] = json!(-5)),
+                "'quality.mediaQualityList[0].inboundPackets'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["networkLinkSpeedInBytes"] = json!(-1)
+                }),
+                "'quality.mediaQualityList[0].networkLinkSpeedInBytes'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["averageInboundPacketLossRateInPercentage"] =
+                        json!(100.5)
+                }),
+                "'quality.mediaQualityList[0].averageInboundPacketLossRateInPercentage'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["maximumOutboundPacketLossRateInPercentage"] =
+                        json!(-0.1)
+                }),
+                "'quality.mediaQualityList[0].maximumOutboundPacketLossRateInPercentage'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["averageInboundJitter"] = json!("10ms")
+                }),
+                "'quality.mediaQualityList[0].averageInboundJitter'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["maximumInboundRoundTripDelay"] =
+                        json!("-PT1S")
+                }),
+                "'quality.mediaQualityList[0].maximumInboundRoundTripDelay'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["localPort"] = json!(70000)),
+                "'quality.mediaQualityList[0].localPort'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["remotePort"] = json!("6301")),
+                "'quality.mediaQualityList[0].remotePort'",
+            ),
         ];
         for (break_it, expected) in cases {
-            let mut b = body(vec![item(Some("#microsoft.graph.teleconferenceDeviceVideoQuality"))]);
+            let mut b = body(vec![item(Some(
+                "#microsoft.graph.teleconferenceDeviceVideoQuality",
+            ))]);
             break_it(&mut b);
             let e = error_of(&b);
             assert!(e.contains(expected), "expected {expected:?} in {e:?}");
         }
         let mut video = item(Some("#microsoft.graph.teleconferenceDeviceVideoQuality"));
         video["averageInboundBitRate"] = json!(-1.0);
-        assert!(error_of(&body(vec![video])).contains("'quality.mediaQualityList[0].averageInboundBitRate'"));
+        assert!(
+            error_of(&body(vec![video]))
+                .contains("'quality.mediaQualityList[0].averageInboundBitRate'")
+        );
     }
 
     #[test]
