@@ -750,3 +750,92 @@ async fn an_overloaded_writer_answers_503_with_retry_after_in_graph_format() {
     assert_eq!(server.count(&acme.id).await, 0);
     server.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn graph_spellings_of_the_action_path_are_served() {
+    let (server, acme, _) = TestServer::postgres().await;
+    let paths = [
+        "/v1.0/communications/calls/microsoft.graph.logTeleconferenceDeviceQuality",
+        "/beta/Communications/Calls/logteleconferencedevicequality",
+    ];
+    for path in paths {
+        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let r = server
+            .client
+            .get(server.url(path))
+            .header("authorization", format!("Bearer {}", acme.graph_token))
+            .send()
+            .await
+            .unwrap();
+        graph_error(r, 405, "MethodNotAllowed").await;
+    }
+    assert_eq!(server.count(&acme.id).await, 2);
+    server.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn gzip_request_bodies_are_accepted() {
+    use std::io::Write;
+    let (server, acme, _) = TestServer::postgres().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(SEED_EXAMPLE.as_bytes()).unwrap();
+    let r = server
+        .client
+        .post(server.url(ACTION_V1))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("user-agent", "vtc-bot/1.0")
+        .header("authorization", format!("Bearer {}", acme.graph_token))
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reports = server
+        .store()
+        .reports_for_call(&acme.id, SEED_CALL)
+        .await
+        .unwrap();
+    assert_eq!(reports[0].raw_payload, SEED_EXAMPLE, "stored decompressed");
+    server.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let acme = TestTenant::new("acme");
+    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
+    settings.request_timeout_secs = 1;
+    let server = TestServer::start(settings).await;
+    // Headers promise a body that never fully arrives.
+    let mut stream = tokio::net::TcpStream::connect(server.server.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {ACTION_V1} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nUser-Agent: slow/1.0\r\nAuthorization: Bearer {}\r\nclient-request-id: slow-1\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{{\"quality\": ",
+        acme.graph_token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers within its time limit")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 5"), "{answer}");
+    assert!(answer.contains("client-request-id: slow-1"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"servicenotavailable\""),
+        "{answer}"
+    );
+    assert_eq!(server.count(&acme.id).await, 0);
+    server.server.shutdown().await;
+}

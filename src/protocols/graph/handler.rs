@@ -5,8 +5,8 @@
 //! once the report is committed.
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::authenticate;
@@ -122,9 +122,24 @@ pub async fn method_not_allowed(headers: HeaderMap) -> Response {
     GraphError::method_not_allowed("POST").respond(&headers)
 }
 
-/// 404 for every other path under `/v1.0/` and `/beta/`.
-pub async fn not_found(headers: HeaderMap) -> Response {
-    GraphError::not_found("The requested resource does not exist.").respond(&headers)
+/// Every other path under `/v1.0/` and `/beta/`: the action when the path
+/// is one of its other accepted spellings, else Graph's 404.
+pub async fn other_path(
+    state: State<AppState>,
+    Path(rest): Path<String>,
+    method: Method,
+    meta: RequestMeta,
+    limit: BodyLimit,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !super::is_action_alias(&rest) {
+        return GraphError::not_found("The requested resource does not exist.").respond(&headers);
+    }
+    if method != Method::POST {
+        return method_not_allowed(headers).await;
+    }
+    log_teleconference_device_quality(state, meta, limit, headers, body).await
 }
 
 #[cfg(test)]

@@ -26,8 +26,10 @@ use crate::app::AppState;
 /// The action's path under each version prefix.
 const ACTION: &str = "/communications/calls/logTeleconferenceDeviceQuality";
 
-/// This style's routes: the action under both versions, and a Graph-style
-/// 404 for anything else below the version prefixes.
+/// This style's routes: the action under both versions, and for anything
+/// else below the version prefixes [`handler::other_path`], which still
+/// serves the spellings of the action Graph also takes and answers a
+/// Graph-style 404 for the rest.
 pub fn router() -> Router<AppState> {
     let action =
         || post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed);
@@ -35,12 +37,62 @@ pub fn router() -> Router<AppState> {
     for version in ["/v1.0", "/beta"] {
         router = router
             .route(&format!("{version}{ACTION}"), action())
-            .route(&format!("{version}/{{*rest}}"), any(handler::not_found));
+            .route(&format!("{version}/{{*rest}}"), any(handler::other_path));
     }
     router
+}
+
+/// Prefix of a namespace-qualified action name.
+const NAMESPACE_PREFIX: &str = "microsoft.graph.";
+
+/// True when `rest` (the path after the version prefix) names the action
+/// in a spelling Graph also accepts: path segments are case-insensitive
+/// there, and a bound action may be called by its namespace-qualified name
+/// (`microsoft.graph.logTeleconferenceDeviceQuality`).
+fn is_action_alias(rest: &str) -> bool {
+    let Some((collection, action)) = rest.rsplit_once('/') else {
+        return false;
+    };
+    let action = match action.get(..NAMESPACE_PREFIX.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(NAMESPACE_PREFIX) => {
+            &action[NAMESPACE_PREFIX.len()..]
+        }
+        _ => action,
+    };
+    collection.eq_ignore_ascii_case("communications/calls")
+        && action.eq_ignore_ascii_case("logTeleconferenceDeviceQuality")
 }
 
 /// 503 + Retry-After in Graph's error body.
 pub fn unavailable(headers: &HeaderMap, retry_after_secs: u64) -> Response {
     error::GraphError::unavailable(retry_after_secs).respond(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_action_alias;
+
+    #[test]
+    fn the_action_is_recognized_in_graphs_other_spellings() {
+        for rest in [
+            "communications/calls/logteleconferencedevicequality",
+            "Communications/Calls/LogTeleconferenceDeviceQuality",
+            "communications/calls/microsoft.graph.logTeleconferenceDeviceQuality",
+            "communications/calls/Microsoft.Graph.logteleconferencedevicequality",
+        ] {
+            assert!(is_action_alias(rest), "{rest}");
+        }
+        for rest in [
+            "communications/calls",
+            "communications/calls/",
+            "communications/calls/logTeleconferenceDeviceQuality/",
+            "communications/calls/other.logTeleconferenceDeviceQuality",
+            "communications/calls/microsoft.graph.",
+            "me/calls/logTeleconferenceDeviceQuality",
+            "communications/calls/x/logTeleconferenceDeviceQuality",
+            "communications/calls/logTeleconferenceDeviceQualityX",
+        ] {
+            assert!(!is_action_alias(rest), "{rest}");
+        }
+    }
 }
