@@ -6,6 +6,7 @@
 //! from: durations are milliseconds, loss is percent 0..100, rates are bits/s
 //! and frames/s, counts are packets and sizes are bytes.
 
+pub mod mos;
 mod stream;
 
 pub use stream::{MediaStream, Modality};

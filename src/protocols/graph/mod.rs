@@ -1,17 +1,98 @@
-//! graph wire style (to be implemented).
+//! The Microsoft Graph wire style: `logTeleconferenceDeviceQuality`, the
+//! action through which Cloud Video Interop partners report the quality of
+//! the media leg between their bot and a VTC device, under `/v1.0/` and
+//! `/beta/` (the two versions share one schema).
+//!
+//! - `auth`: bearer token → tenant, and the `Calls.AccessMedia.All` role;
+//! - `quality` (with `decode` and `duration`): the body's schema, validated
+//!   property by property, normalized into the model's units;
+//! - `handler`: the HTTP exchange;
+//! - `error`: Graph's OData error body and correlation headers.
+
+mod auth;
+mod decode;
+mod duration;
+mod error;
+mod handler;
+mod quality;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::{any, post};
 
 use crate::app::AppState;
 
-/// This style's routes.
+/// The action's path under each version prefix.
+const ACTION: &str = "/communications/calls/logTeleconferenceDeviceQuality";
+
+/// This style's routes: the action under both versions, and for anything
+/// else below the version prefixes [`handler::other_path`], which still
+/// serves the spellings of the action Graph also takes and answers a
+/// Graph-style 404 for the rest.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let action =
+        || post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed);
+    let mut router = Router::new();
+    for version in ["/v1.0", "/beta"] {
+        router = router
+            .route(&format!("{version}{ACTION}"), action())
+            .route(&format!("{version}/{{*rest}}"), any(handler::other_path));
+    }
+    router
 }
 
-/// 503 + Retry-After in this style's error body.
-pub fn unavailable(_headers: &HeaderMap, retry_after_secs: u64) -> Response {
-    super::plain_unavailable(retry_after_secs)
+/// Prefix of a namespace-qualified action name.
+const NAMESPACE_PREFIX: &str = "microsoft.graph.";
+
+/// True when `rest` (the path after the version prefix) names the action
+/// in a spelling Graph also accepts: path segments are case-insensitive
+/// there, and a bound action may be called by its namespace-qualified name
+/// (`microsoft.graph.logTeleconferenceDeviceQuality`).
+fn is_action_alias(rest: &str) -> bool {
+    let Some((collection, action)) = rest.rsplit_once('/') else {
+        return false;
+    };
+    let action = match action.get(..NAMESPACE_PREFIX.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(NAMESPACE_PREFIX) => {
+            &action[NAMESPACE_PREFIX.len()..]
+        }
+        _ => action,
+    };
+    collection.eq_ignore_ascii_case("communications/calls")
+        && action.eq_ignore_ascii_case("logTeleconferenceDeviceQuality")
+}
+
+/// 503 + Retry-After in Graph's error body.
+pub fn unavailable(headers: &HeaderMap, retry_after_secs: u64) -> Response {
+    error::GraphError::unavailable(retry_after_secs).respond(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_action_alias;
+
+    #[test]
+    fn the_action_is_recognized_in_graphs_other_spellings() {
+        for rest in [
+            "communications/calls/logteleconferencedevicequality",
+            "Communications/Calls/LogTeleconferenceDeviceQuality",
+            "communications/calls/microsoft.graph.logTeleconferenceDeviceQuality",
+            "communications/calls/Microsoft.Graph.logteleconferencedevicequality",
+        ] {
+            assert!(is_action_alias(rest), "{rest}");
+        }
+        for rest in [
+            "communications/calls",
+            "communications/calls/",
+            "communications/calls/logTeleconferenceDeviceQuality/",
+            "communications/calls/other.logTeleconferenceDeviceQuality",
+            "communications/calls/microsoft.graph.",
+            "me/calls/logTeleconferenceDeviceQuality",
+            "communications/calls/x/logTeleconferenceDeviceQuality",
+            "communications/calls/logTeleconferenceDeviceQualityX",
+        ] {
+            assert!(!is_action_alias(rest), "{rest}");
+        }
+    }
 }

@@ -1,0 +1,527 @@
+//! The `logTeleconferenceDeviceQuality` request body,
+//! `{"quality": teleconferenceDeviceQuality}`, decoded and validated against
+//! the v1.0 schema (beta's is the same), with units normalized on the way:
+//! durations to milliseconds, loss kept in percent, rates in bits/s and
+//! frames/s.
+//!
+//! Both types are OData open types, so properties the schema does not name
+//! are tolerated; they stay in the stored raw payload.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::decode::{Object, SchemaError};
+use crate::model::{MediaStream, Modality};
+
+/// A validated `teleconferenceDeviceQuality`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceQuality {
+    pub call_chain_id: Uuid,
+    pub participant_id: Uuid,
+    pub media_leg_id: Uuid,
+    pub device_name: String,
+    pub device_description: String,
+    pub cloud_service_deployment_environment: Option<String>,
+    pub cloud_service_deployment_id: Option<String>,
+    pub cloud_service_instance_name: Option<String>,
+    pub cloud_service_name: Option<String>,
+    /// One per `mediaQualityList` element, in order.
+    pub streams: Vec<MediaStream>,
+}
+
+const NAMESPACE: &str = "microsoft.graph.";
+const DEVICE_QUALITY: &str = "teleconferenceDeviceQuality";
+
+/// The concrete types a `mediaQualityList` element may declare, and the
+/// modality each stands for. The base type is abstract and so not listed.
+const MEDIA_TYPES: &[(&str, Modality)] = &[
+    ("teleconferenceDeviceAudioQuality", Modality::Audio),
+    ("teleconferenceDeviceVideoQuality", Modality::Video),
+    (
+        "teleconferenceDeviceScreenSharingQuality",
+        Modality::ScreenSharing,
+    ),
+];
+
+/// Properties that only `teleconferenceDeviceVideoQuality` (and screen
+/// sharing, which derives from it) define.
+const VIDEO_ONLY: &[&str] = &[
+    "averageInboundBitRate",
+    "averageInboundFrameRate",
+    "averageOutboundBitRate",
+    "averageOutboundFrameRate",
+];
+
+/// Decodes and validates a whole request body (already parsed as JSON).
+pub fn decode_body(body: &Value) -> Result<DeviceQuality, SchemaError> {
+    let root = match body {
+        Value::Object(_) => Object::at(body, "")?,
+        _ => {
+            return Err(SchemaError::invalid(
+                "(body)",
+                "expected a JSON object with a 'quality' property",
+            ));
+        }
+    };
+    let quality = root.require("quality", root.get("quality"))?;
+    decode_quality(quality)
+}
+
+fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
+    let q = Object::at(value, "quality")?;
+    if let Some(declared) = odata_type(&q)? {
+        if declared != DEVICE_QUALITY {
+            return Err(unknown_type(&q, declared));
+        }
+    }
+    let call_chain_id = q.require("callChainId", q.guid("callChainId")?)?;
+    let participant_id = q.require("participantId", q.guid("participantId")?)?;
+    let media_leg_id = q.require("mediaLegId", q.guid("mediaLegId")?)?;
+    let device_name = q.require("deviceName", q.string("deviceName")?)?;
+    let device_description = q.require("deviceDescription", q.string("deviceDescription")?)?;
+    let cloud_service_deployment_environment = q.string("cloudServiceDeploymentEnvironment")?;
+    let cloud_service_deployment_id = q.string("cloudServiceDeploymentId")?;
+    let cloud_service_instance_name = q.string("cloudServiceInstanceName")?;
+    let cloud_service_name = q.string("cloudServiceName")?;
+    let list = q.require("mediaQualityList", q.array("mediaQualityList")?)?;
+    let streams = list
+        .iter()
+        .enumerate()
+        .map(|(i, item)| decode_media(item, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DeviceQuality {
+        call_chain_id,
+        participant_id,
+        media_leg_id,
+        device_name,
+        device_description,
+        cloud_service_deployment_environment,
+        cloud_service_deployment_id,
+        cloud_service_instance_name,
+        cloud_service_name,
+        streams,
+    })
+}
+
+/// One `mediaQualityList` element as a stream row.
+fn decode_media(value: &Value, index: usize) -> Result<MediaStream, SchemaError> {
+    let m = Object::at(value, format!("quality.mediaQualityList[{index}]"))?;
+    let modality = match odata_type(&m)? {
+        Some(declared) => MEDIA_TYPES
+            .iter()
+            .find(|(name, _)| *name == declared)
+            .map(|(_, modality)| *modality)
+            .ok_or_else(|| unknown_type(&m, declared))?,
+        None => inferred_modality(&m),
+    };
+    let ms = |name: &str| -> Result<Option<f64>, SchemaError> {
+        match m.duration(name)? {
+            Some(d) if d.is_negative() => Err(SchemaError::invalid(
+                m.path_of(name),
+                "a duration must not be negative",
+            )),
+            Some(d) => Ok(Some(d.as_millis_f64())),
+            None => Ok(None),
+        }
+    };
+    let count = |name: &str| -> Result<Option<i64>, SchemaError> {
+        match m.int64(name)? {
+            Some(n) if n < 0 => Err(SchemaError::invalid(
+                m.path_of(name),
+                "must not be negative",
+            )),
+            n => Ok(n),
+        }
+    };
+    let percent = |name: &str| -> Result<Option<f64>, SchemaError> {
+        match m.double(name)? {
+            Some(p) if !(0.0..=100.0).contains(&p) => Err(SchemaError::invalid(
+                m.path_of(name),
+                format!("{p} is not a percentage between 0 and 100"),
+            )),
+            p => Ok(p),
+        }
+    };
+    let port = |name: &str| -> Result<Option<i32>, SchemaError> {
+        match m.int32(name)? {
+            Some(p) if !(0..=65_535).contains(&p) => Err(SchemaError::invalid(
+                m.path_of(name),
+                format!("{p} is not a port number (0 to 65535)"),
+            )),
+            p => Ok(p),
+        }
+    };
+    let channel_index = match m.int32("channelIndex")? {
+        Some(i) if i < 0 => {
+            return Err(SchemaError::invalid(
+                m.path_of("channelIndex"),
+                "must not be negative",
+            ));
+        }
+        i => m.require("channelIndex", i)?,
+    };
+    let mut stream = MediaStream {
+        ordinal: i32::try_from(index).unwrap_or(i32::MAX),
+        modality: Some(modality),
+        channel_index: Some(channel_index),
+        media_duration_ms: ms("mediaDuration")?,
+        inbound_packets: count("inboundPackets")?,
+        outbound_packets: count("outboundPackets")?,
+        avg_inbound_jitter_ms: ms("averageInboundJitter")?,
+        max_inbound_jitter_ms: ms("maximumInboundJitter")?,
+        avg_outbound_jitter_ms: ms("averageOutboundJitter")?,
+        max_outbound_jitter_ms: ms("maximumOutboundJitter")?,
+        avg_inbound_loss_pct: percent("averageInboundPacketLossRateInPercentage")?,
+        max_inbound_loss_pct: percent("maximumInboundPacketLossRateInPercentage")?,
+        avg_outbound_loss_pct: percent("averageOutboundPacketLossRateInPercentage")?,
+        max_outbound_loss_pct: percent("maximumOutboundPacketLossRateInPercentage")?,
+        avg_inbound_rtt_ms: ms("averageInboundRoundTripDelay")?,
+        max_inbound_rtt_ms: ms("maximumInboundRoundTripDelay")?,
+        avg_outbound_rtt_ms: ms("averageOutboundRoundTripDelay")?,
+        max_outbound_rtt_ms: ms("maximumOutboundRoundTripDelay")?,
+        network_link_speed_bytes: count("networkLinkSpeedInBytes")?,
+        local_ip: m.string("localIPAddress")?,
+        local_port: port("localPort")?,
+        remote_ip: m.string("remoteIPAddress")?,
+        remote_port: port("remotePort")?,
+        ..MediaStream::default()
+    };
+    // The video rates exist on video and screen sharing (which derives from
+    // video), and on items that declare no type; on audio they would be
+    // undeclared open properties, kept only in the raw payload.
+    if modality != Modality::Audio {
+        let rate = |name: &str| -> Result<Option<f64>, SchemaError> {
+            match m.double(name)? {
+                Some(r) if r < 0.0 => Err(SchemaError::invalid(
+                    m.path_of(name),
+                    "must not be negative",
+                )),
+                r => Ok(r),
+            }
+        };
+        stream.avg_inbound_bitrate_bps = rate("averageInboundBitRate")?;
+        stream.avg_outbound_bitrate_bps = rate("averageOutboundBitRate")?;
+        stream.avg_inbound_frame_rate = rate("averageInboundFrameRate")?;
+        stream.avg_outbound_frame_rate = rate("averageOutboundFrameRate")?;
+    }
+    Ok(stream)
+}
+
+/// The modality of an element that names no `@odata.type`.
+///
+/// Microsoft's Python SDK writes `@odata.type` for audio and video items but
+/// leaves it out for screen sharing. An untyped item that carries the
+/// video-family rates is therefore a screen-sharing item (the only
+/// video-family type that arrives untyped); one without them cannot be told
+/// apart from a bare media-quality item and is stored as unknown.
+fn inferred_modality(m: &Object) -> Modality {
+    if m.has_any(VIDEO_ONLY) {
+        Modality::ScreenSharing
+    } else {
+        Modality::Unknown
+    }
+}
+
+/// The declared `@odata.type`, without its `#` and namespace: OData accepts
+/// `#microsoft.graph.x` (the usual form), `microsoft.graph.x` and the
+/// namespace alias `#graph.x`. A name in another namespace is returned whole
+/// so that it fails the comparison with the known names.
+fn odata_type<'a>(object: &Object<'a>) -> Result<Option<&'a str>, SchemaError> {
+    const KEY: &str = "@odata.type";
+    match object.get(KEY) {
+        None => Ok(None),
+        Some(Value::String(name)) => {
+            let name = name.strip_prefix('#').unwrap_or(name);
+            let short = name
+                .strip_prefix(NAMESPACE)
+                .or_else(|| name.strip_prefix("graph."))
+                .unwrap_or(name);
+            Ok(Some(short))
+        }
+        Some(_) => Err(SchemaError::invalid(
+            object.path_of(KEY),
+            "expected a type name string",
+        )),
+    }
+}
+
+fn unknown_type(object: &Object, declared: &str) -> SchemaError {
+    let known: Vec<String> = if object.path().starts_with("quality.mediaQualityList") {
+        MEDIA_TYPES
+            .iter()
+            .map(|(name, _)| format!("#{NAMESPACE}{name}"))
+            .collect()
+    } else {
+        vec![format!("#{NAMESPACE}{DEVICE_QUALITY}")]
+    };
+    SchemaError::invalid(
+        object.path_of("@odata.type"),
+        format!(
+            "'{}' is not a known type here (expected {})",
+            declared.chars().take(100).collect::<String>(),
+            known.join(", ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(odata_type: Option<&str>) -> Value {
+        let mut item = json!({
+            "channelIndex": 1,
+            "mediaDuration": "PT20M",
+            "averageInboundJitter": "PT0.01S",
+            "averageInboundRoundTripDelay": "0:00:00.030000",
+            "averageInboundPacketLossRateInPercentage": 0.01,
+            "inboundPackets": 5500,
+            "localPort": 6300
+        });
+        if let Some(t) = odata_type {
+            item["@odata.type"] = json!(t);
+        }
+        item
+    }
+
+    fn body(items: Vec<Value>) -> Value {
+        json!({"quality": {
+            "callChainId": "0622673d-9f69-49b3-9d4f-5ec64f42ecce",
+            "participantId": "ea078406-b5d4-4d3c-b85e-90103dcec7f6",
+            "mediaLegId": "bd9ee398-4b9d-42c7-8b8d-4e8efad9435f",
+            "deviceName": "TestAgent",
+            "deviceDescription": "TestDescription",
+            "mediaQualityList": items
+        }})
+    }
+
+    fn error_of(body: &Value) -> String {
+        decode_body(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_minimal_body_decodes_with_units_normalized() {
+        let q = decode_body(&body(vec![item(Some(
+            "#microsoft.graph.teleconferenceDeviceAudioQuality",
+        ))]))
+        .unwrap();
+        assert_eq!(q.device_name, "TestAgent");
+        assert_eq!(q.cloud_service_name, None);
+        let s = &q.streams[0];
+        assert_eq!(s.modality, Some(Modality::Audio));
+        assert_eq!(s.media_duration_ms, Some(1_200_000.0));
+        assert_eq!(s.avg_inbound_jitter_ms, Some(10.0));
+        assert_eq!(s.avg_inbound_rtt_ms, Some(30.0));
+        assert_eq!(s.avg_inbound_loss_pct, Some(0.01));
+        assert_eq!(s.inbound_packets, Some(5500));
+        assert_eq!(s.local_port, Some(6300));
+        assert_eq!(s.max_inbound_jitter_ms, None);
+    }
+
+    #[test]
+    fn element_types_map_to_modalities_in_every_accepted_spelling() {
+        for (declared, modality) in [
+            (
+                "#microsoft.graph.teleconferenceDeviceAudioQuality",
+                Modality::Audio,
+            ),
+            (
+                "microsoft.graph.teleconferenceDeviceVideoQuality",
+                Modality::Video,
+            ),
+            (
+                "#graph.teleconferenceDeviceScreenSharingQuality",
+                Modality::ScreenSharing,
+            ),
+        ] {
+            let q = decode_body(&body(vec![item(Some(declared))])).unwrap();
+            assert_eq!(q.streams[0].modality, Some(modality), "{declared}");
+        }
+    }
+
+    #[test]
+    fn untyped_elements_are_unknown_or_screen_sharing_by_their_fields() {
+        let q = decode_body(&body(vec![item(None)])).unwrap();
+        assert_eq!(q.streams[0].modality, Some(Modality::Unknown));
+        let mut with_rates = item(None);
+        with_rates["averageInboundBitRate"] = json!(1_500_000.0);
+        let q = decode_body(&body(vec![with_rates])).unwrap();
+        assert_eq!(q.streams[0].modality, Some(Modality::ScreenSharing));
+        assert_eq!(q.streams[0].avg_inbound_bitrate_bps, Some(1_500_000.0));
+    }
+
+    #[test]
+    fn unknown_and_abstract_types_are_refused() {
+        for declared in [
+            "#microsoft.graph.teleconferenceDeviceMediaQuality",
+            "#microsoft.graph.teleconferenceDeviceFaxQuality",
+            "#other.teleconferenceDeviceAudioQuality",
+            "",
+        ] {
+            let e = error_of(&body(vec![item(Some(declared))]));
+            assert!(
+                e.contains("'quality.mediaQualityList[0].@odata.type'"),
+                "{e}"
+            );
+        }
+        let mut b = body(vec![]);
+        b["quality"]["@odata.type"] = json!("#microsoft.graph.call");
+        assert!(error_of(&b).contains("'quality.@odata.type'"));
+    }
+
+    #[test]
+    fn video_rates_are_read_on_video_and_ignored_on_audio() {
+        let mut video = item(Some("#microsoft.graph.teleconferenceDeviceVideoQuality"));
+        video["averageOutboundFrameRate"] = json!(29.97);
+        let mut audio = item(Some("#microsoft.graph.teleconferenceDeviceAudioQuality"));
+        audio["averageOutboundFrameRate"] = json!("not even a number");
+        let q = decode_body(&body(vec![video, audio])).unwrap();
+        assert_eq!(q.streams[0].avg_outbound_frame_rate, Some(29.97));
+        assert_eq!(q.streams[1].avg_outbound_frame_rate, None);
+        assert_eq!(q.streams[1].ordinal, 1);
+    }
+
+    #[test]
+    fn every_violation_names_its_property() {
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|b| {
+                    b["quality"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("callChainId")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.callChainId' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["participantId"] = json!(null)),
+                "'quality.participantId' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaLegId"] = json!("nope")),
+                "'quality.mediaLegId'",
+            ),
+            (
+                Box::new(|b| b["quality"]["deviceName"] = json!(7)),
+                "'quality.deviceName'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("deviceDescription")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.deviceDescription' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"] = json!({})),
+                "'quality.mediaQualityList'",
+            ),
+            (
+                Box::new(|b| b["quality"]["cloudServiceName"] = json!(["x"])),
+                "'quality.cloudServiceName'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0] = json!(3)),
+                "'quality.mediaQualityList[0]'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("channelIndex")
+                        .map(drop)
+                        .unwrap()
+                }),
+                "'quality.mediaQualityList[0].channelIndex' is required",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["channelIndex"] = json!(-1)),
+                "'quality.mediaQualityList[0].channelIndex'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["inboundPackets"] = json!(-5)),
+                "'quality.mediaQualityList[0].inboundPackets'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["networkLinkSpeedInBytes"] = json!(-1)
+                }),
+                "'quality.mediaQualityList[0].networkLinkSpeedInBytes'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["averageInboundPacketLossRateInPercentage"] =
+                        json!(100.5)
+                }),
+                "'quality.mediaQualityList[0].averageInboundPacketLossRateInPercentage'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["maximumOutboundPacketLossRateInPercentage"] =
+                        json!(-0.1)
+                }),
+                "'quality.mediaQualityList[0].maximumOutboundPacketLossRateInPercentage'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["averageInboundJitter"] = json!("10ms")
+                }),
+                "'quality.mediaQualityList[0].averageInboundJitter'",
+            ),
+            (
+                Box::new(|b| {
+                    b["quality"]["mediaQualityList"][0]["maximumInboundRoundTripDelay"] =
+                        json!("-PT1S")
+                }),
+                "'quality.mediaQualityList[0].maximumInboundRoundTripDelay'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["localPort"] = json!(70000)),
+                "'quality.mediaQualityList[0].localPort'",
+            ),
+            (
+                Box::new(|b| b["quality"]["mediaQualityList"][0]["remotePort"] = json!("6301")),
+                "'quality.mediaQualityList[0].remotePort'",
+            ),
+        ];
+        for (break_it, expected) in cases {
+            let mut b = body(vec![item(Some(
+                "#microsoft.graph.teleconferenceDeviceVideoQuality",
+            ))]);
+            break_it(&mut b);
+            let e = error_of(&b);
+            assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        }
+        let mut video = item(Some("#microsoft.graph.teleconferenceDeviceVideoQuality"));
+        video["averageInboundBitRate"] = json!(-1.0);
+        assert!(
+            error_of(&body(vec![video]))
+                .contains("'quality.mediaQualityList[0].averageInboundBitRate'")
+        );
+    }
+
+    #[test]
+    fn the_body_must_be_an_object_with_quality() {
+        assert!(error_of(&json!([])).contains("(body)"));
+        assert!(error_of(&json!({})).contains("'quality' is required"));
+        assert!(error_of(&json!({"quality": "x"})).contains("'quality'"));
+    }
+
+    #[test]
+    fn extra_properties_are_tolerated_and_an_empty_list_is_valid() {
+        let mut b = body(vec![]);
+        b["quality"]["vendorExtension"] = json!({"anything": [1, 2]});
+        b["extraTopLevel"] = json!(true);
+        let q = decode_body(&b).unwrap();
+        assert!(q.streams.is_empty());
+    }
+}
