@@ -182,7 +182,10 @@ impl PgCluster {
             pid = std::process::id(),
             dir = self.data_dir.display()
         );
-        Command::new("setsid")
+        // The watchdog must outlive this process (it cleans up after it
+        // exits), so it is deliberately never waited for.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = Command::new("setsid")
             .args(["sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
