@@ -30,14 +30,10 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let seconds = [
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
-        let sizes = [
-            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
-        ];
+        let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
-            .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full("callq_writer_batch_size".into()), &sizes)
-            })
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("callq_writer_batch_size".into()), &sizes))
             .expect("bucket lists are non-empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -84,11 +80,6 @@ pub async fn record_http(request: Request, next: Next) -> Response {
     .increment(1);
     metrics::histogram!("callq_http_request_duration_seconds", "style" => style)
         .record(started.elapsed().as_secs_f64());
-    tracing::debug!(
-        style,
-        route = route.as_deref().unwrap_or("-"),
-        status = status.as_u16(),
-        "request done"
-    );
+    tracing::debug!(style, route = route.as_deref().unwrap_or("-"), status = status.as_u16(), "request done");
     response
 }
