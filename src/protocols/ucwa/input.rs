@@ -1,0 +1,503 @@
+//! Decoding of a UCWA operation's input: a flat bag of named properties,
+//! written as a JSON object or as an XML `<input>` element.
+//!
+//! JSON input is one object whose members are the properties. XML input is
+//! `<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">` holding
+//! `<property name="…">value</property>` and
+//! `<propertyList name="…"><item>…</item></propertyList>` children. Links and
+//! embedded resources in input carry no meaning to UCWA, so any other child
+//! element is skipped, as are properties an operation does not know.
+//!
+//! The XML reader refuses document type declarations outright and expands
+//! only the five predefined entities and numeric character references: a
+//! reference to any other entity is an error, so no input can make the
+//! server fetch, expand or recurse into anything.
+
+use std::collections::HashMap;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+use super::UCWA_NAMESPACE;
+
+const XSI_NAMESPACE: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
+
+/// One property's value as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    /// JSON `null`, or XML `xsi:nil="true"`.
+    Null,
+    /// A JSON array of strings, or an XML `<propertyList>`.
+    List(Vec<String>),
+    /// A JSON value of another type; the name of that type.
+    Other(&'static str),
+}
+
+/// The properties of one request. A name sent twice keeps its last value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    properties: HashMap<String, Value>,
+}
+
+/// Why a property cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongType {
+    pub name: String,
+    pub reason: String,
+}
+
+impl Input {
+    /// An optional string property. Absent, `null` and empty all mean "not
+    /// given": UCWA writes an empty value as `""` in JSON and as an empty
+    /// element in XML, and neither form can carry a null otherwise.
+    pub fn optional_text(&self, name: &str) -> Result<Option<&str>, WrongType> {
+        match self.properties.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Text(t)) if t.is_empty() => Ok(None),
+            Some(Value::Text(t)) => Ok(Some(t)),
+            Some(Value::List(_)) => Err(WrongType {
+                name: name.to_owned(),
+                reason: "a single string is expected, not a list".into(),
+            }),
+            Some(Value::Other(kind)) => Err(WrongType {
+                name: name.to_owned(),
+                reason: format!("a string is expected, not a {kind}"),
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.properties.get(name)
+    }
+}
+
+/// Why a body is not a UCWA input document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("document type declarations are not accepted")]
+    Dtd,
+}
+
+fn malformed(what: impl Into<String>) -> DecodeError {
+    DecodeError::Malformed(what.into())
+}
+
+/// A leading UTF-8 byte order mark is not part of the document.
+fn without_bom(body: &str) -> &str {
+    body.strip_prefix('\u{feff}').unwrap_or(body)
+}
+
+/// Decodes a JSON input object.
+pub fn decode_json(body: &str) -> Result<Input, DecodeError> {
+    let value: serde_json::Value = serde_json::from_str(without_bom(body))
+        .map_err(|e| malformed(format!("the body is not valid JSON ({e})")))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(malformed("the body must be a JSON object of properties"));
+    };
+    let properties = object
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::String(s) => Value::Text(s),
+                serde_json::Value::Null => Value::Null,
+                serde_json::Value::Array(items) => {
+                    let strings: Option<Vec<String>> = items
+                        .into_iter()
+                        .map(|i| match i {
+                            serde_json::Value::String(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    strings.map_or(Value::Other("list of non-strings"), Value::List)
+                }
+                serde_json::Value::Bool(_) => Value::Other("boolean"),
+                serde_json::Value::Number(_) => Value::Other("number"),
+                serde_json::Value::Object(_) => Value::Other("object"),
+            };
+            (name, value)
+        })
+        .collect();
+    Ok(Input { properties })
+}
+
+/// Decodes an XML `<input>` document.
+pub fn decode_xml(body: &str) -> Result<Input, DecodeError> {
+    let mut reader = NsReader::from_str(without_bom(body));
+    let mut input = Input::default();
+    let mut seen_root = false;
+    loop {
+        let (ucwa, event) = read(&mut reader)?;
+        match event {
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) if is_blank(&t) => {}
+            Event::Start(e) | Event::Empty(e) if seen_root => {
+                return Err(malformed(format!(
+                    "content after the root element: <{}>",
+                    String::from_utf8_lossy(e.name().as_ref())
+                )));
+            }
+            Event::Start(e) => {
+                check_root(ucwa, &e)?;
+                seen_root = true;
+                read_properties(&mut reader, &mut input)?;
+            }
+            Event::Empty(e) => {
+                check_root(ucwa, &e)?;
+                seen_root = true;
+            }
+            Event::Eof if seen_root => return Ok(input),
+            Event::Eof => return Err(malformed("the body holds no <input> element")),
+            Event::Text(_) | Event::CData(_) => {
+                return Err(malformed("text outside the <input> element"));
+            }
+            Event::End(_) => return Err(malformed("an end tag without its start tag")),
+            Event::DocType(_) => return Err(DecodeError::Dtd),
+        }
+    }
+}
+
+fn is_blank(text: &[u8]) -> bool {
+    text.iter().all(u8::is_ascii_whitespace)
+}
+
+fn check_root(ucwa: bool, e: &BytesStart) -> Result<(), DecodeError> {
+    if ucwa && e.local_name().as_ref() == b"input" {
+        Ok(())
+    } else {
+        Err(malformed(format!(
+            "the root element must be <input xmlns=\"{UCWA_NAMESPACE}\">, not <{}>",
+            String::from_utf8_lossy(e.name().as_ref())
+        )))
+    }
+}
+
+/// Reads the children of `<input>` up to and including `</input>`.
+fn read_properties(reader: &mut NsReader<&[u8]>, input: &mut Input) -> Result<(), DecodeError> {
+    loop {
+        let (ucwa, event) = read(reader)?;
+        match event {
+            Event::End(_) => return Ok(()),
+            Event::Start(e) => match (ucwa, e.local_name().as_ref()) {
+                (true, b"property") => {
+                    let (name, nil) = property_attributes(reader, &e)?;
+                    let text = read_text(reader, "property")?;
+                    let value = if nil { Value::Null } else { Value::Text(text) };
+                    input.properties.insert(name, value);
+                }
+                (true, b"propertyList") => {
+                    let (name, _) = property_attributes(reader, &e)?;
+                    let items = read_items(reader)?;
+                    input.properties.insert(name, Value::List(items));
+                }
+                _ => skip_subtree(reader)?,
+            },
+            Event::Empty(e) => match (ucwa, e.local_name().as_ref()) {
+                (true, b"property") => {
+                    let (name, nil) = property_attributes(reader, &e)?;
+                    let value = if nil {
+                        Value::Null
+                    } else {
+                        Value::Text(String::new())
+                    };
+                    input.properties.insert(name, value);
+                }
+                (true, b"propertyList") => {
+                    let (name, _) = property_attributes(reader, &e)?;
+                    input.properties.insert(name, Value::List(Vec::new()));
+                }
+                _ => {}
+            },
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) if is_blank(&t) => {}
+            Event::Text(_) | Event::CData(_) => {
+                return Err(malformed(
+                    "text directly inside <input>; values belong in <property>",
+                ));
+            }
+            Event::Decl(_) => return Err(malformed("an XML declaration inside the document")),
+            Event::DocType(_) => return Err(DecodeError::Dtd),
+            Event::Eof => return Err(malformed("the document ends inside <input>")),
+        }
+    }
+}
+
+/// The next event and whether its element (if any) is in the UCWA
+/// namespace, with XML errors turned into decode errors.
+fn read<'i>(reader: &mut NsReader<&'i [u8]>) -> Result<(bool, Event<'i>), DecodeError> {
+    let (ns, event) = reader
+        .read_resolved_event()
+        .map_err(|e| malformed(format!("the body is not well-formed XML ({e})")))?;
+    let ucwa = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == UCWA_NAMESPACE.as_bytes());
+    Ok((ucwa, event))
+}
+
+/// Skips everything up to the end tag of the element just started.
+fn skip_subtree(reader: &mut NsReader<&[u8]>) -> Result<(), DecodeError> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        match read(reader)?.1 {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth -= 1,
+            Event::DocType(_) => return Err(DecodeError::Dtd),
+            Event::Eof => return Err(malformed("the document ends inside an element")),
+            // Text is unescaped to refuse unknown entities even where it is ignored.
+            Event::Text(t) => {
+                t.unescape()
+                    .map_err(|e| malformed(format!("bad text ({e})")))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The `name` of a `<property>` or `<propertyList>` and whether it is `xsi:nil`.
+fn property_attributes(
+    reader: &NsReader<&[u8]>,
+    e: &BytesStart,
+) -> Result<(String, bool), DecodeError> {
+    let mut name = None;
+    let mut nil = false;
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| malformed(format!("bad attribute ({err})")))?;
+        let value = attr
+            .unescape_value()
+            .map_err(|err| malformed(format!("bad attribute value ({err})")))?;
+        let (ns, local) = reader.resolve_attribute(attr.key);
+        match (ns, local.as_ref()) {
+            (ResolveResult::Unbound, b"name") => name = Some(value.into_owned()),
+            (ResolveResult::Bound(n), b"nil") if n.as_ref() == XSI_NAMESPACE => {
+                nil = matches!(value.trim(), "true" | "1");
+            }
+            _ => {}
+        }
+    }
+    let name = name.ok_or_else(|| {
+        malformed(format!(
+            "<{}> without a name attribute",
+            String::from_utf8_lossy(e.local_name().as_ref())
+        ))
+    })?;
+    Ok((name, nil))
+}
+
+/// The text content of a scalar element, up to its end tag. Text and CDATA
+/// sections are joined; comments are dropped; child elements are an error.
+fn read_text(reader: &mut NsReader<&[u8]>, element: &str) -> Result<String, DecodeError> {
+    let mut text = String::new();
+    loop {
+        match read(reader)?.1 {
+            Event::Text(t) => text.push_str(
+                &t.unescape()
+                    .map_err(|e| malformed(format!("bad text in <{element}> ({e})")))?,
+            ),
+            Event::CData(c) => text.push_str(
+                &c.decode()
+                    .map_err(|e| malformed(format!("bad CDATA in <{element}> ({e})")))?,
+            ),
+            Event::End(_) => return Ok(text),
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Start(_) | Event::Empty(_) => {
+                return Err(malformed(format!(
+                    "<{element}> holds a child element; its value must be text"
+                )));
+            }
+            Event::DocType(_) => return Err(DecodeError::Dtd),
+            Event::Decl(_) => return Err(malformed("an XML declaration inside the document")),
+            Event::Eof => return Err(malformed(format!("the document ends inside <{element}>"))),
+        }
+    }
+}
+
+/// The `<item>`s of a `<propertyList>`, up to its end tag.
+fn read_items(reader: &mut NsReader<&[u8]>) -> Result<Vec<String>, DecodeError> {
+    let mut items = Vec::new();
+    loop {
+        let (item, event) = read(reader)?;
+        match event {
+            Event::Start(e) if item && e.local_name().as_ref() == b"item" => {
+                items.push(read_text(reader, "item")?);
+            }
+            Event::Empty(e) if item && e.local_name().as_ref() == b"item" => {
+                items.push(String::new())
+            }
+            Event::End(_) => return Ok(items),
+            Event::Text(t) if is_blank(&t) => {}
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(DecodeError::Dtd),
+            Event::Eof => return Err(malformed("the document ends inside <propertyList>")),
+            _ => return Err(malformed("a <propertyList> may hold only <item> elements")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The XML request of the publishCallQualityFeedback page, decoded.
+    const SEED_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">
+  <property name="mediaEndpoint">samplevalue</property>
+  <property name="mediaQualityOfExperience">samplevalue</property>
+</input>"#;
+
+    fn text(input: &Input, name: &str) -> Option<String> {
+        input.optional_text(name).unwrap().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_seed_documents_decode() {
+        let x = decode_xml(SEED_XML).unwrap();
+        assert_eq!(text(&x, "mediaEndpoint").as_deref(), Some("samplevalue"));
+        assert_eq!(
+            text(&x, "mediaQualityOfExperience").as_deref(),
+            Some("samplevalue")
+        );
+        let j = decode_json(
+            "{\n  \"errorCode\" : \"BadRequest\",\n  \"errorSubcode\" : \"InviteesOnly\"\n}",
+        )
+        .unwrap();
+        assert_eq!(text(&j, "errorCode").as_deref(), Some("BadRequest"));
+        assert_eq!(text(&j, "errorSubcode").as_deref(), Some("InviteesOnly"));
+    }
+
+    #[test]
+    fn xml_values_keep_their_text_exactly() {
+        let x = decode_xml(
+            "\u{feff}<u:input xmlns:u=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\
+             <u:property name=\"q\"> &lt;VQReportEvent a=&quot;1&quot;&gt;&#x2713;&#10003;<![CDATA[<x>&amp;</x>]]><!-- c --></u:property>\
+             <u:property name=\"empty\"/>\
+             <u:property name=\"nil\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" i:nil=\"true\"/>\
+             <u:propertyList name=\"list\"><u:item>a</u:item><u:item/></u:propertyList>\
+             <u:link rel=\"x\" href=\"/y\"/><u:resource rel=\"r\"><u:property name=\"q\">ignored</u:property></u:resource>\
+             </u:input>",
+        )
+        .unwrap();
+        assert_eq!(
+            text(&x, "q").as_deref(),
+            Some(" <VQReportEvent a=\"1\">✓✓<x>&amp;</x>")
+        );
+        assert_eq!(text(&x, "empty"), None);
+        assert_eq!(x.get("nil"), Some(&Value::Null));
+        assert_eq!(
+            x.get("list"),
+            Some(&Value::List(vec!["a".into(), String::new()]))
+        );
+        assert!(x.optional_text("list").is_err());
+        assert_eq!(
+            decode_xml("<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"/>"),
+            Ok(Input::default())
+        );
+    }
+
+    #[test]
+    fn dtds_and_custom_entities_are_refused() {
+        let dtd = "<?xml version=\"1.0\"?><!DOCTYPE input [<!ENTITY e \"boom\">]>\
+                   <input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"><property name=\"a\">&e;</property></input>";
+        assert_eq!(decode_xml(dtd), Err(DecodeError::Dtd));
+        let custom = "<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"><property name=\"a\">&e;</property></input>";
+        assert!(matches!(decode_xml(custom), Err(DecodeError::Malformed(_))));
+        let in_attr = "<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"><property name=\"&e;\">x</property></input>";
+        assert!(matches!(
+            decode_xml(in_attr),
+            Err(DecodeError::Malformed(_))
+        ));
+        let in_skipped = "<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"><other>&e;</other></input>";
+        assert!(matches!(
+            decode_xml(in_skipped),
+            Err(DecodeError::Malformed(_))
+        ));
+        let nested_dtd =
+            "<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"><!DOCTYPE x></input>";
+        assert!(decode_xml(nested_dtd).is_err());
+    }
+
+    #[test]
+    fn malformed_xml_is_refused() {
+        let ns = "xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"";
+        for bad in [
+            String::new(),
+            "not xml".into(),
+            "<input>".into(),
+            format!("<input {ns}><property name=\"a\">x</input>"),
+            format!("<input {ns}><property name=\"a\">x</property>"),
+            format!("<input {ns}><property>x</property></input>"),
+            format!("<input {ns}><property name=\"a\"><b/></property></input>"),
+            format!("<input {ns}>loose text</input>"),
+            format!("<input {ns}/><input {ns}/>"),
+            format!("<input {ns}/>trailing"),
+            format!("<input {ns}><propertyList name=\"l\"><x/></propertyList></input>"),
+            format!("<input {ns}><property name=\"a\" name=\"b\">x</property></input>"),
+            "<input/>".into(),
+            "<input xmlns=\"urn:other\"/>".into(),
+            format!("<resource {ns}/>"),
+            format!("<input {ns}><property name=\"a\">a & b</property></input>"),
+        ] {
+            assert!(decode_xml(&bad).is_err(), "accepted: {bad}");
+        }
+    }
+
+    #[test]
+    fn json_values_are_typed() {
+        let j =
+            decode_json(r#"{"s":"x","n":null,"e":"","num":1,"b":true,"o":{},"l":["a"],"m":[1]}"#)
+                .unwrap();
+        assert_eq!(text(&j, "s").as_deref(), Some("x"));
+        assert_eq!(text(&j, "n"), None);
+        assert_eq!(text(&j, "e"), None);
+        assert_eq!(text(&j, "absent"), None);
+        for name in ["num", "b", "o", "l", "m"] {
+            let err = j.optional_text(name).unwrap_err();
+            assert_eq!(err.name, name);
+        }
+        for bad in ["", "[]", "\"x\"", "{", "{\"a\":}", "null", "{} {}"] {
+            assert!(decode_json(bad).is_err(), "accepted: {bad}");
+        }
+        assert!(decode_json("\u{feff}{}").is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn decoders_never_panic_on_arbitrary_text(s in "\\PC*") {
+            let _ = decode_xml(&s);
+            let _ = decode_json(&s);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let s = String::from_utf8_lossy(&bytes);
+            let _ = decode_xml(&s);
+            let _ = decode_json(&s);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_xml_like_text(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">"),
+                    Just("</input>"), Just("<property name=\"a\">"), Just("</property>"),
+                    Just("<propertyList name=\"l\">"), Just("</propertyList>"), Just("<item>"),
+                    Just("</item>"), Just("<item/>"), Just("<x>"), Just("</x>"), Just("&amp;"),
+                    Just("&e;"), Just("&#0;"), Just("&#x110000;"), Just("<![CDATA["), Just("]]>"),
+                    Just("<!--"), Just("-->"), Just("<!DOCTYPE x>"), Just("<?pi?>"), Just("text"),
+                    Just("\""), Just("<"), Just(">"), Just("{"), Just("}"), Just("\"a\":"),
+                    Just("["), Just("]"), Just(","), Just("null"),
+                ],
+                0..40,
+            )
+        ) {
+            let s: String = parts.concat();
+            let _ = decode_xml(&s);
+            let _ = decode_json(&s);
+        }
+    }
+}
