@@ -1034,3 +1034,58 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
     server.server.shutdown().await;
     drop(cluster);
 }
+
+/// The illustrative MS-QoE document of reference/ms-qoe.md §8.
+const VQ_REPORT: &str = include_str!("../../benches/data/vq-report.xml");
+
+#[tokio::test]
+async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml() {
+    let (server, acme, _) = TestServer::postgres().await;
+    let json = serde_json::json!({
+        "mediaEndpoint": "ws-fin-0142",
+        "mediaQualityOfExperience": VQ_REPORT,
+    })
+    .to_string();
+    let escaped = VQ_REPORT
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\n  <property name=\"mediaEndpoint\">ws-fin-0142</property>\n  <property name=\"mediaQualityOfExperience\">{escaped}</property>\n</input>"
+    );
+    for (conversation, content_type, body) in [
+        ("json", "application/json", json),
+        ("xml", "application/xml", xml),
+    ] {
+        let path = format!(
+            "/ucwa/v1/applications/qoe/communication/conversations/{conversation}/audioVideo/audioVideoSession/publishCallQualityFeedback"
+        );
+        assert_no_content(post(&server, &path, &acme.ucwa_token, content_type, &body).await).await;
+        let report = only_report(&server, &acme, &format!("qoe/{conversation}")).await;
+        assert_eq!(
+            report.media_quality_of_experience.as_deref(),
+            Some(VQ_REPORT)
+        );
+        assert_eq!(report.streams.len(), 1, "{content_type}");
+        let s = &report.streams[0];
+        // ms-qoe.md §8 "Expected extraction", in model units.
+        assert_eq!(s.modality, Some(callq::model::Modality::Audio));
+        assert_eq!(s.label.as_deref(), Some("main-audio"));
+        assert_eq!(s.avg_inbound_jitter_ms, Some(4.0));
+        assert_eq!(s.max_inbound_jitter_ms, Some(19.0));
+        assert!(
+            (s.avg_inbound_loss_pct.unwrap() - 1.2).abs() < 1e-9,
+            "loss fraction → percent"
+        );
+        assert!((s.max_inbound_loss_pct.unwrap() - 6.3).abs() < 1e-9);
+        assert_eq!(s.inbound_packets, Some(14950));
+        assert_eq!(s.avg_outbound_rtt_ms, Some(48.0));
+        assert_eq!(s.max_outbound_rtt_ms, Some(112.0));
+        assert_eq!(s.outbound_packets, Some(15012));
+        assert_eq!(s.local_ip.as_deref(), Some("10.20.30.41"));
+        assert_eq!(s.remote_port, Some(50388));
+        assert_eq!(s.mos, Some(4.02));
+        assert_eq!(s.mos_model.as_deref(), Some("ms-qoe/OverallAvgNetworkMOS"));
+    }
+    server.server.shutdown().await;
+}
