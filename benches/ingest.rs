@@ -70,7 +70,8 @@ fn serve(mode: &str) {
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
-        let loaded = callq::config::load(None).expect("bench config");
+        let path = std::env::var_os("CALLQ_CONFIG").map(std::path::PathBuf::from);
+        let loaded = callq::config::load(path.as_deref()).expect("bench config");
         let server = Server::start_with(loaded.settings, mode)
             .await
             .expect("callq starts");
@@ -290,7 +291,6 @@ fn spawn_server(config: &std::path::Path, url: &str, s: &Scenario) -> (Child, St
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // config::load(None) reads CALLQ_CONFIG only through the CLI; pass the file as the default path.
     cmd.current_dir(config.parent().unwrap());
     if let Some(q) = s.queue_capacity {
         cmd.env("CALLQ_QUEUE_CAPACITY", q.to_string());
@@ -329,62 +329,90 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-struct Requests {
-    base: String,
-    plivo_auth: String,
+/// One prepared request: where it goes, its headers and body, and the 2xx it should get.
+struct Prepared {
+    url: String,
+    authorization: String,
+    content_type: &'static str,
+    body: bytes::Bytes,
+    expected: u16,
 }
 
+/// The mix, built before the clock starts so that the load generator spends
+/// its CPU on sending, not on formatting (it shares the machine with callq
+/// and PostgreSQL). Each of the `VARIANTS` bodies per kind has its own call id.
+struct Requests {
+    prepared: Vec<Prepared>,
+}
+
+const VARIANTS: u64 = 400;
+
 impl Requests {
-    /// The n-th request of the mix: (method is always POST) url, headers, body, expected status.
-    fn build(&self, client: &reqwest::Client, n: u64) -> (reqwest::RequestBuilder, u16) {
-        let id = uuid::Uuid::new_v4();
-        match n % 10 {
-            0..=2 => (
-                client
-                    .post(format!("{}/v1/Call/{id}/Feedback/", self.base))
-                    .header("authorization", &self.plivo_auth)
-                    .header("content-type", "application/json")
-                    .body(format!(
+    fn new(base: &str) -> Requests {
+        let plivo_auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{PLIVO_ID}:{PLIVO_TOKEN}"))
+        );
+        let diagnostics = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\n  <property name=\"errorCode\">TooManyRequests</property>\n  <property name=\"errorSubcode\">MediaNegotiationFailure</property>\n</input>";
+        let mut prepared = Vec::new();
+        for n in 0..VARIANTS * 10 {
+            let id = uuid::Uuid::new_v4();
+            prepared.push(match n % 10 {
+                0..=2 => Prepared {
+                    url: format!("{base}/v1/Call/{id}/Feedback/"),
+                    authorization: plivo_auth.clone(),
+                    content_type: "application/json",
+                    body: format!(
                         "{{\"issues\": [\"AUDIO_LAG\", \"ECHO\"], \"rating\": \"{}\", \"notes\": \"bench call {n}\"}}",
                         1 + n % 4
-                    )),
-                201,
-            ),
-            3..=4 => (
-                client
-                    .post(format!(
-                        "{}/ucwa/v1/applications/{n}/communication/conversations/{id}/audioVideo/audioVideoSession/publishCallQualityFeedback",
-                        self.base
-                    ))
-                    .header("authorization", format!("Bearer {UCWA_TOKEN}"))
-                    .header("content-type", "application/json")
-                    .body(
-                        serde_json::json!({"mediaEndpoint": format!("endpoint-{n}"), "mediaQualityOfExperience": QOE})
-                            .to_string(),
+                    )
+                    .into(),
+                    expected: 201,
+                },
+                3..=4 => Prepared {
+                    url: format!(
+                        "{base}/ucwa/v1/applications/{n}/communication/conversations/{id}/audioVideo/audioVideoSession/publishCallQualityFeedback"
                     ),
-                204,
-            ),
-            5..=6 => (
-                client
-                    .post(format!(
-                        "{}/ucwa/v1/applications/{n}/communication/conversations/{id}/audioVideo/reportMediaDiagnostics",
-                        self.base
-                    ))
-                    .header("authorization", format!("Bearer {UCWA_TOKEN}"))
-                    .header("content-type", "application/xml")
-                    .body("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\n  <property name=\"errorCode\">TooManyRequests</property>\n  <property name=\"errorSubcode\">MediaNegotiationFailure</property>\n</input>"),
-                204,
-            ),
-            _ => (
-                client
-                    .post(format!("{}/v1.0/communications/calls/logTeleconferenceDeviceQuality", self.base))
-                    .header("authorization", format!("Bearer {GRAPH_TOKEN}"))
-                    .header("content-type", "application/json")
-                    .header("user-agent", "callq-bench/1.0")
-                    .body(GRAPH_BODY.replace(GRAPH_CALL, &id.to_string())),
-                200,
-            ),
+                    authorization: format!("Bearer {UCWA_TOKEN}"),
+                    content_type: "application/json",
+                    body: serde_json::json!({"mediaEndpoint": format!("endpoint-{n}"), "mediaQualityOfExperience": QOE})
+                        .to_string()
+                        .into(),
+                    expected: 204,
+                },
+                5..=6 => Prepared {
+                    url: format!(
+                        "{base}/ucwa/v1/applications/{n}/communication/conversations/{id}/audioVideo/reportMediaDiagnostics"
+                    ),
+                    authorization: format!("Bearer {UCWA_TOKEN}"),
+                    content_type: "application/xml",
+                    body: diagnostics.into(),
+                    expected: 204,
+                },
+                _ => Prepared {
+                    url: format!("{base}/v1.0/communications/calls/logTeleconferenceDeviceQuality"),
+                    authorization: format!("Bearer {GRAPH_TOKEN}"),
+                    content_type: "application/json",
+                    body: GRAPH_BODY.replace(GRAPH_CALL, &id.to_string()).into(),
+                    expected: 200,
+                },
+            });
         }
+        Requests { prepared }
+    }
+
+    /// The n-th request of the mix and the status it should get.
+    fn build(&self, client: &reqwest::Client, n: u64) -> (reqwest::RequestBuilder, u16) {
+        let p = &self.prepared[(n % self.prepared.len() as u64) as usize];
+        (
+            client
+                .post(&p.url)
+                .header("authorization", &p.authorization)
+                .header("content-type", p.content_type)
+                .header("user-agent", "callq-bench/1.0")
+                .body(p.body.clone()),
+            p.expected,
+        )
     }
 }
 
@@ -394,13 +422,7 @@ async fn load(addr: String, clients: usize, warmup: u64, secs: u64) -> Outcome {
         .tcp_nodelay(true)
         .build()
         .unwrap();
-    let requests = Arc::new(Requests {
-        base: format!("http://{addr}"),
-        plivo_auth: format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{PLIVO_ID}:{PLIVO_TOKEN}"))
-        ),
-    });
+    let requests = Arc::new(Requests::new(&format!("http://{addr}")));
     let start = Instant::now();
     let window_start = start + Duration::from_secs(warmup);
     let end = window_start + Duration::from_secs(secs);
