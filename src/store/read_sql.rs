@@ -396,7 +396,7 @@ mod tests {
             ..ReportFilter::default()
         };
         let pg = list_reports(Dialect::Postgres, "acme", &filter, None, 10);
-        assert!(pg.text.contains("r.tenant = $1") && pg.text.contains("$2 = ANY(r.issues)"));
+        assert!(pg.text.contains("r.tenant = $1") && pg.text.contains("r.protocol = $2") && pg.text.contains("$3 = ANY(r.issues)"));
         assert!(pg.text.contains("LIMIT $4"));
         assert_eq!(pg.args.len(), 4);
         let lite = list_reports(Dialect::Sqlite, "acme", &filter, None, 10);
