@@ -30,18 +30,63 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let seconds = [
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
-        let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+        let sizes = [
+            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+        ];
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("callq_writer_batch_size".into()), &sizes))
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("callq_writer_batch_size".into()), &sizes)
+            })
             .expect("bucket lists are non-empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (e.g. by an embedding
         // program); then this handle just renders nothing of ours.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            describe_metrics();
+        }
         handle
     })
+}
+
+/// HELP texts, and zero values for the counters an alert watches, so that
+/// `rate()` and absence checks work before the first event (a counter that
+/// was never incremented is otherwise not exported at all).
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "callq_http_requests_total",
+        "HTTP requests by style, outcome and status"
+    );
+    describe_histogram!(
+        "callq_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request time by style"
+    );
+    describe_counter!(
+        "callq_reports_committed_total",
+        "Reports committed to the database"
+    );
+    describe_histogram!(
+        "callq_writer_batch_size",
+        "Reports per group-commit transaction"
+    );
+    describe_histogram!(
+        "callq_writer_flush_seconds",
+        Unit::Seconds,
+        "Time of one group-commit flush"
+    );
+    describe_gauge!("callq_writer_queue_depth", "Reports waiting for a flush");
+    describe_counter!(
+        "callq_writer_rejected_total",
+        "Reports refused because the write queue was full"
+    );
+    describe_counter!("callq_writer_failed_total", "Reports whose flush failed");
+    metrics::counter!("callq_writer_rejected_total", "reason" => "overload").increment(0);
+    metrics::counter!("callq_reports_committed_total").increment(0);
+    metrics::counter!("callq_writer_failed_total").increment(0);
+    metrics::gauge!("callq_writer_queue_depth").set(0.0);
 }
 
 /// Which wire style a path belongs to, for metric labels.
@@ -80,6 +125,11 @@ pub async fn record_http(request: Request, next: Next) -> Response {
     .increment(1);
     metrics::histogram!("callq_http_request_duration_seconds", "style" => style)
         .record(started.elapsed().as_secs_f64());
-    tracing::debug!(style, route = route.as_deref().unwrap_or("-"), status = status.as_u16(), "request done");
+    tracing::debug!(
+        style,
+        route = route.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        "request done"
+    );
     response
 }

@@ -52,7 +52,9 @@ pub struct CallView {
 }
 
 fn largest(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    values.flatten().fold(None, |acc, v| Some(acc.map_or(v, |a: f64| a.max(v))))
+    values
+        .flatten()
+        .fold(None, |acc, v| Some(acc.map_or(v, |a: f64| a.max(v))))
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -138,8 +140,8 @@ pub async fn get_call(
     Path(call_id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
     let reports = state.store.reports_for_call(&tenant, &call_id).await?;
-    let summary =
-        summarize(&reports).ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
+    let summary = summarize(&reports)
+        .ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
     Ok(Json(CallView {
         call_id,
         summary,

@@ -22,10 +22,7 @@ pub enum ApiError {
     InvalidToken,
     /// A query or path parameter that cannot be used as given.
     #[error("{message}")]
-    BadParameter {
-        parameter: String,
-        message: String,
-    },
+    BadParameter { parameter: String, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]

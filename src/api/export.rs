@@ -194,7 +194,10 @@ mod tests {
         let r = row();
         let bytes = encode(std::slice::from_ref(&r), true);
         let mut reader = csv::Reader::from_reader(&bytes[..]);
-        assert_eq!(reader.headers().unwrap(), &csv::StringRecord::from(HEADER.to_vec()));
+        assert_eq!(
+            reader.headers().unwrap(),
+            &csv::StringRecord::from(HEADER.to_vec())
+        );
         let rec = reader.records().next().unwrap().unwrap();
         assert_eq!(&rec[4], "call, with \"quotes\"");
         assert_eq!(&rec[8], "ECHO;AUDIO_LAG");

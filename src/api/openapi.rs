@@ -10,7 +10,9 @@ use axum::Json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi as Document, Required, Response, Type};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, OpenApi as Document, Required, Response, Type,
+};
 use utoipa::{Modify, OpenApi};
 
 use super::calls::{CallSummary, CallView};
@@ -91,8 +93,14 @@ const UCWA_TYPES: &[&str] = &[
 ];
 
 const UCWA_ERRORS: &[(&str, &str)] = &[
-    ("400", "BadRequest: malformed body or a value outside its enumeration (UCWA error body)"),
-    ("401", "Missing or unknown cwt token (two WWW-Authenticate challenges)"),
+    (
+        "400",
+        "BadRequest: malformed body or a value outside its enumeration (UCWA error body)",
+    ),
+    (
+        "401",
+        "Missing or unknown cwt token (two WWW-Authenticate challenges)",
+    ),
     ("403", "The token lacks the operation's scope"),
     ("405", "MethodNotAllowed"),
     ("413", "EntityTooLarge"),
@@ -103,7 +111,10 @@ const UCWA_ERRORS: &[(&str, &str)] = &[
 fn ingest_endpoints() -> Vec<Endpoint> {
     let graph_responses: &'static [(&str, &str)] = &[
         ("200", "Stored as one device_quality report; empty body"),
-        ("400", "BadRequest: invalid JSON or schema violation (Graph error body)"),
+        (
+            "400",
+            "BadRequest: invalid JSON or schema violation (Graph error body)",
+        ),
         ("401", "InvalidAuthenticationToken"),
         ("403", "Forbidden: the token lacks Calls.AccessMedia.All"),
         ("413", "Body too large"),
@@ -115,15 +126,23 @@ fn ingest_endpoints() -> Vec<Endpoint> {
     let mut ucwa_diag = vec![("204", "Stored as one diagnostics report")];
     ucwa_diag.extend_from_slice(UCWA_ERRORS);
     let ucwa_session: &'static [(&str, &str)] = &[
-        ("200", "The audioVideoSession resource (JSON or XML by Accept)"),
+        (
+            "200",
+            "The audioVideoSession resource (JSON or XML by Accept)",
+        ),
         ("401", "Missing or unknown cwt token"),
-        ("403", "The token lacks Conversations.Initiate or Conversations.Receive"),
+        (
+            "403",
+            "The token lacks Conversations.Initiate or Conversations.Receive",
+        ),
         ("405", "MethodNotAllowed"),
     ];
     vec![
         Endpoint {
             method: HttpMethod::Post,
-            path: leak(format!("{UCWA_BASE}/audioVideoSession/publishCallQualityFeedback")),
+            path: leak(format!(
+                "{UCWA_BASE}/audioVideoSession/publishCallQualityFeedback"
+            )),
             summary: "UCWA publishCallQualityFeedback (mediaEndpoint, mediaQualityOfExperience)",
             tag: "ingest",
             security: Some("ucwa_token"),
@@ -176,7 +195,10 @@ fn ingest_endpoints() -> Vec<Endpoint> {
             responses: &[
                 ("201", "Feedback has been posted"),
                 ("401", "Authentication failed"),
-                ("404", "Please check the Call UUID / Resource cannot be found"),
+                (
+                    "404",
+                    "Please check the Call UUID / Resource cannot be found",
+                ),
                 ("405", "HTTP method not allowed"),
                 ("413", "Body too large"),
                 ("422", "Rating or issues invalid (Plivo's messages)"),
@@ -197,7 +219,11 @@ fn service_endpoints() -> Vec<Endpoint> {
         responses,
     };
     vec![
-        get("/healthz", "Liveness: the process answers", &[("200", "ok")]),
+        get(
+            "/healthz",
+            "Liveness: the process answers",
+            &[("200", "ok")],
+        ),
         get(
             "/readyz",
             "Readiness: the database answers",
@@ -208,7 +234,11 @@ fn service_endpoints() -> Vec<Endpoint> {
             "Prometheus metrics (on CALLQ_METRICS_LISTEN instead, when that is set)",
             &[("200", "Prometheus text format 0.0.4")],
         ),
-        get("/openapi.json", "This document", &[("200", "OpenAPI 3.1 JSON")]),
+        get(
+            "/openapi.json",
+            "This document",
+            &[("200", "OpenAPI 3.1 JSON")],
+        ),
     ]
 }
 
@@ -272,7 +302,8 @@ fn add(doc: &mut Document, e: Endpoint) {
     if let Some(scheme) = e.security {
         op = op.security(SecurityRequirement::new(scheme, Vec::<String>::new()));
     }
-    doc.paths.add_path_operation(e.path, vec![e.method], op.build());
+    doc.paths
+        .add_path_operation(e.path, vec![e.method], op.build());
 }
 
 struct IngestEndpoints;

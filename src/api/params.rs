@@ -45,7 +45,10 @@ impl Params {
             }
         });
         if found.len() > 1 {
-            return Err(ApiError::bad(name, format!("`{name}` is given more than once")));
+            return Err(ApiError::bad(
+                name,
+                format!("`{name}` is given more than once"),
+            ));
         }
         Ok(found.pop().filter(|v| !v.is_empty()))
     }
@@ -65,17 +68,17 @@ impl Params {
     /// Fails on the first parameter nobody asked for.
     pub fn finish(self) -> Result<(), ApiError> {
         match self.pairs.into_iter().next() {
-            Some((name, _)) => Err(ApiError::bad(
-                &name,
-                format!("unknown parameter `{name}`"),
-            )),
+            Some((name, _)) => Err(ApiError::bad(&name, format!("unknown parameter `{name}`"))),
             None => Ok(()),
         }
     }
 }
 
 /// One of the names of a `text_enum` type.
-fn member<T: FromStr>(all: &[T], name: impl Fn(&T) -> &'static str) -> impl Fn(&str) -> Result<T, String> {
+fn member<T: FromStr>(
+    all: &[T],
+    name: impl Fn(&T) -> &'static str,
+) -> impl Fn(&str) -> Result<T, String> {
     let names: Vec<&'static str> = all.iter().map(name).collect();
     move |v: &str| {
         v.parse::<T>()
@@ -147,7 +150,10 @@ pub fn report_filter(p: &mut Params) -> Result<ReportFilter, ApiError> {
     if let (Some(min), Some(max)) = (filter.min_rating, filter.max_rating)
         && max < min
     {
-        return Err(ApiError::bad("max_rating", "`max_rating` is below `min_rating`"));
+        return Err(ApiError::bad(
+            "max_rating",
+            "`max_rating` is below `min_rating`",
+        ));
     }
     Ok(filter)
 }
@@ -178,8 +184,8 @@ pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiE
         Cursor::decode(v).map_err(|e| format!("`cursor` is {e}"))
     })?;
     let limit = p.take_with("limit", |v| match v.parse::<i64>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(format!("`limit` must be an integer from 1 to {MAX_LIMIT}")),
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("`limit` must be a positive integer".to_owned()),
     })?;
     let format = match p.take("format")?.as_deref() {
         Some("json") => Format::Json,
@@ -188,6 +194,14 @@ pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiE
         None if accept.is_some_and(|a| a.to_ascii_lowercase().contains("text/csv")) => Format::Csv,
         None => Format::Json,
     };
+    // A JSON page is held in memory; a CSV export streams, so its `limit`
+    // only caps the row count.
+    if format == Format::Json && limit.is_some_and(|n| n > MAX_LIMIT) {
+        return Err(ApiError::bad(
+            "limit",
+            format!("`limit` must be at most {MAX_LIMIT} for JSON pages (CSV exports take any)"),
+        ));
+    }
     p.finish()?;
     Ok(ListRequest {
         filter,
@@ -239,8 +253,14 @@ mod tests {
         assert_eq!(r.filter.protocol, Some(Protocol::Plivo));
         assert_eq!(r.filter.kind, None);
         assert_eq!(r.filter.issue.as_deref(), Some("ECHO"));
-        assert_eq!(r.filter.since.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
-        assert_eq!(r.filter.until.unwrap().to_rfc3339(), "2026-11-01T23:00:00+00:00");
+        assert_eq!(
+            r.filter.since.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            r.filter.until.unwrap().to_rfc3339(),
+            "2026-11-01T23:00:00+00:00"
+        );
         assert_eq!(r.limit, Some(5));
         assert_eq!(r.format, Format::Json);
     }
@@ -248,7 +268,10 @@ mod tests {
     #[test]
     fn an_unencoded_plus_in_an_offset_is_forgiven() {
         let r = list_request(&uri("since=2026-11-01T10:00:00+02:00"), None).unwrap();
-        assert_eq!(r.filter.since.unwrap().to_rfc3339(), "2026-11-01T08:00:00+00:00");
+        assert_eq!(
+            r.filter.since.unwrap().to_rfc3339(),
+            "2026-11-01T08:00:00+00:00"
+        );
     }
 
     #[test]
@@ -263,6 +286,7 @@ mod tests {
             ("min_rating=4&max_rating=3", "max_rating"),
             ("limit=0", "limit"),
             ("limit=1001", "limit"),
+            ("limit=-3&format=csv", "limit"),
             ("limit=ten", "limit"),
             ("cursor=nope", "cursor"),
             ("format=xml", "format"),
@@ -278,10 +302,24 @@ mod tests {
 
     #[test]
     fn csv_is_chosen_by_parameter_or_accept_header() {
-        assert_eq!(list_request(&uri("format=csv"), None).unwrap().format, Format::Csv);
-        assert_eq!(list_request(&uri(""), Some("text/csv")).unwrap().format, Format::Csv);
         assert_eq!(
-            list_request(&uri("format=json"), Some("text/csv")).unwrap().format,
+            list_request(&uri("format=csv"), None).unwrap().format,
+            Format::Csv
+        );
+        assert_eq!(
+            list_request(&uri("format=csv&limit=50000"), None)
+                .unwrap()
+                .limit,
+            Some(50000)
+        );
+        assert_eq!(
+            list_request(&uri(""), Some("text/csv")).unwrap().format,
+            Format::Csv
+        );
+        assert_eq!(
+            list_request(&uri("format=json"), Some("text/csv"))
+                .unwrap()
+                .format,
             Format::Json
         );
     }

@@ -39,7 +39,7 @@ pub struct ReportPage {
         ("min_rating" = Option<f64>, Query, description = "Rating at least (1..5)"),
         ("max_rating" = Option<f64>, Query, description = "Rating at most (1..5)"),
         ("issue" = Option<String>, Query, description = "Reports naming this issue (e.g. ECHO)"),
-        ("limit" = Option<i64>, Query, description = "Page size, 1..1000 (JSON default 100; CSV default: every row)"),
+        ("limit" = Option<i64>, Query, description = "JSON: page size 1..1000, default 100. CSV: cap on rows, default every row"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("format" = Option<String>, Query, description = "json or csv (overrides Accept)"),
     ),
@@ -130,7 +130,8 @@ pub async fn get_one(
     OpsTenant(tenant): OpsTenant,
     Path(id): Path<String>,
 ) -> Result<Json<Report>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.
     match state.store.get_report(&tenant, id).await? {
         Some(report) => Ok(Json(report)),

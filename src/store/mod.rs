@@ -292,7 +292,10 @@ mod tests {
             "postgres://callq:***@db:5432/callq"
         );
         assert_eq!(redact_url("postgres://db/callq"), "postgres://db/callq");
-        assert_eq!(redact_url("sqlite:callq-data/callq.db"), "sqlite:callq-data/callq.db");
+        assert_eq!(
+            redact_url("sqlite:callq-data/callq.db"),
+            "sqlite:callq-data/callq.db"
+        );
     }
 
     #[test]

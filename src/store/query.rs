@@ -243,7 +243,13 @@ mod tests {
     fn interpolation_matches_percentile_cont() {
         // Values 1..=10: p50 = 5.5, p90 = 9.1, p99 = 9.91.
         let values: Vec<f64> = (1..=10).map(f64::from).collect();
-        for (p, expected) in [(0.5, 5.5), (0.9, 9.1), (0.99, 9.91), (0.0, 1.0), (1.0, 10.0)] {
+        for (p, expected) in [
+            (0.5, 5.5),
+            (0.9, 9.1),
+            (0.99, 9.91),
+            (0.0, 1.0),
+            (1.0, 10.0),
+        ] {
             let lo = (p * 9.0_f64).floor() as usize;
             let got = interpolate(p, 10, values[lo], values.get(lo + 1).copied());
             assert!((got - expected).abs() < 1e-9, "p{p}: {got} != {expected}");

@@ -16,8 +16,8 @@ use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use super::query::{
-    Cursor, GroupStats, PERCENTILES, Percentiles, ReportFilter, ReportRow, StatsQuery,
-    interpolate, rating_key, stddev_from_sums,
+    Cursor, GroupStats, PERCENTILES, Percentiles, ReportFilter, ReportRow, StatsQuery, interpolate,
+    rating_key, stddev_from_sums,
 };
 use super::read_sql::{self, Arg, Dialect, Sql};
 use super::sqlite::encode_time;
@@ -232,7 +232,9 @@ async fn stats_postgres(
     for row in pg_query(&sql).fetch_all(&mut *conn).await? {
         let key: Option<String> = row.try_get("key")?;
         let issue: String = row.try_get("issue")?;
-        group(&mut groups, &key).issues.insert(issue, row.try_get("n")?);
+        group(&mut groups, &key)
+            .issues
+            .insert(issue, row.try_get("n")?);
     }
     let sql = read_sql::stats_streams_postgres(tenant, query);
     for row in pg_query(&sql).fetch_all(&mut *conn).await? {
@@ -282,7 +284,9 @@ async fn stats_sqlite(
     for row in sqlite_query(&sql).fetch_all(&mut *conn).await? {
         let key: Option<String> = row.try_get("key")?;
         let issue: String = row.try_get("issue")?;
-        group(&mut groups, &key).issues.insert(issue, row.try_get("n")?);
+        group(&mut groups, &key)
+            .issues
+            .insert(issue, row.try_get("n")?);
     }
     let sql = read_sql::stats_percentiles_sqlite(tenant, query);
     for row in sqlite_query(&sql).fetch_all(&mut *conn).await? {

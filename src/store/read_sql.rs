@@ -175,9 +175,15 @@ fn typical_of(dialect: Dialect, metric: &str, unit: &str) -> String {
 
 /// `r.tenant = … AND …` for `filter`, binding its values.
 fn conditions(b: &mut Binder, tenant: &str, filter: &ReportFilter) -> String {
-    let mut parts = vec![format!("r.tenant = {}", b.bind(Arg::Text(tenant.to_owned())))];
+    let mut parts = vec![format!(
+        "r.tenant = {}",
+        b.bind(Arg::Text(tenant.to_owned()))
+    )];
     if let Some(call_id) = &filter.call_id {
-        parts.push(format!("r.call_id = {}", b.bind(Arg::Text(call_id.clone()))));
+        parts.push(format!(
+            "r.call_id = {}",
+            b.bind(Arg::Text(call_id.clone()))
+        ));
     }
     if let Some(protocol) = filter.protocol {
         parts.push(format!(
@@ -186,7 +192,10 @@ fn conditions(b: &mut Binder, tenant: &str, filter: &ReportFilter) -> String {
         ));
     }
     if let Some(kind) = filter.kind {
-        parts.push(format!("r.kind = {}", b.bind(Arg::Text(kind.as_str().into()))));
+        parts.push(format!(
+            "r.kind = {}",
+            b.bind(Arg::Text(kind.as_str().into()))
+        ));
     }
     if let Some(since) = filter.since {
         parts.push(format!("r.received_at >= {}", b.bind(Arg::Time(since))));
@@ -329,7 +338,10 @@ pub(crate) fn stats_streams_postgres(tenant: &str, query: &StatsQuery) -> Sql {
     let mut b = Binder::new(Dialect::Postgres);
     let base = stats_base(&mut b, tenant, query);
     let metrics = stream_metrics(Dialect::Postgres);
-    let values: Vec<String> = metrics.iter().map(|(name, expr)| format!("{expr} AS {name}")).collect();
+    let values: Vec<String> = metrics
+        .iter()
+        .map(|(name, expr)| format!("{expr} AS {name}"))
+        .collect();
     let aggregates: Vec<String> = metrics
         .iter()
         .map(|(name, _)| {
@@ -396,7 +408,11 @@ mod tests {
             ..ReportFilter::default()
         };
         let pg = list_reports(Dialect::Postgres, "acme", &filter, None, 10);
-        assert!(pg.text.contains("r.tenant = $1") && pg.text.contains("r.protocol = $2") && pg.text.contains("$3 = ANY(r.issues)"));
+        assert!(
+            pg.text.contains("r.tenant = $1")
+                && pg.text.contains("r.protocol = $2")
+                && pg.text.contains("$3 = ANY(r.issues)")
+        );
         assert!(pg.text.contains("LIMIT $4"));
         assert_eq!(pg.args.len(), 4);
         let lite = list_reports(Dialect::Sqlite, "acme", &filter, None, 10);

@@ -79,7 +79,12 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("create the cluster directory");
         if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(&data_dir), "chown");
+            run(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&data_dir),
+                "chown",
+            );
         }
         let cluster = PgCluster {
             port: free_port(),
@@ -145,10 +150,12 @@ impl PgCluster {
     pub fn stop_immediately(&self) {
         let pg_ctl = self.bin("pg_ctl");
         run(
-            self.command(&pg_ctl)
-                .arg("-D")
-                .arg(&self.data_dir)
-                .args(["-m", "immediate", "-w", "stop"]),
+            self.command(&pg_ctl).arg("-D").arg(&self.data_dir).args([
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ]),
             "pg_ctl stop",
         );
     }
@@ -164,7 +171,11 @@ impl PgCluster {
                 self.data_dir.display()
             )
         } else {
-            format!("{} -D {} -m immediate stop", pg_ctl.display(), self.data_dir.display())
+            format!(
+                "{} -D {} -m immediate stop",
+                pg_ctl.display(),
+                self.data_dir.display()
+            )
         };
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
@@ -216,7 +227,9 @@ pub fn admin_url() -> &'static str {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
     URL.get_or_init(|| match std::env::var("CALLQ_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
-        _ => CLUSTER.get_or_init(|| PgCluster::start_new(false)).url("postgres"),
+        _ => CLUSTER
+            .get_or_init(|| PgCluster::start_new(false))
+            .url("postgres"),
     })
 }
 
