@@ -1,7 +1,6 @@
 //! `GET /api/v1/reports` (list or CSV export) and `GET /api/v1/reports/{id}`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -103,7 +102,7 @@ pub async fn list(
                         "attachment; filename=\"callq-reports.csv\"",
                     ),
                 ],
-                Body::from(body),
+                body,
             )
                 .into_response())
         }

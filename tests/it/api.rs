@@ -43,16 +43,9 @@ fn plivo(tenant: &str, call: &str, minutes: i64, rating: f64, issues: &[&str]) -
 }
 
 /// An audio stream with E-model MOS and a video stream without, as Graph sends.
-fn graph(
-    tenant: &str,
-    call: &str,
-    minutes: i64,
-    jitter: f64,
-    loss: f64,
-    rtt: f64,
-    mos: f64,
-    device: &str,
-) -> Report {
+/// `quality` is the audio stream's `[jitter ms, loss %, RTT ms, MOS]`.
+fn graph(tenant: &str, call: &str, minutes: i64, device: &str, quality: [f64; 4]) -> Report {
+    let [jitter, loss, rtt, mos] = quality;
     let mut r = Report::new(
         tenant,
         Protocol::Graph,
@@ -186,10 +179,16 @@ fn fixture(tenant: &str) -> Vec<Report> {
             1.0,
             &["CALL_DROPPED"],
         ),
-        graph(tenant, "chain-1", 60, 12.0, 0.4, 80.0, 4.2, "Cisco SX80"),
-        graph(tenant, "chain-2", 75, 35.0, 2.5, 210.0, 3.4, "Poly G7500"),
-        graph(tenant, "chain-3", 90, 8.0, 0.1, 45.0, 4.4, "Cisco SX80"),
-        graph(tenant, "chain-4", 105, 60.0, 7.0, 320.0, 2.6, "Poly G7500"),
+        graph(tenant, "chain-1", 60, "Cisco SX80", [12.0, 0.4, 80.0, 4.2]),
+        graph(tenant, "chain-2", 75, "Poly G7500", [35.0, 2.5, 210.0, 3.4]),
+        graph(tenant, "chain-3", 90, "Cisco SX80", [8.0, 0.1, 45.0, 4.4]),
+        graph(
+            tenant,
+            "chain-4",
+            105,
+            "Poly G7500",
+            [60.0, 7.0, 320.0, 2.6],
+        ),
         ucwa_feedback(tenant, "app1/conv1", 180, 18.0, 3.9),
         ucwa_feedback(tenant, "app1/conv2", 185, 25.0, 3.6),
         ucwa_diagnostics(tenant, "app1/conv1", 210, "BadRequest", "InviteesOnly"),
@@ -210,11 +209,8 @@ fn fixture(tenant: &str) -> Vec<Report> {
             tenant,
             "shared-call-1",
             26 * 60 + 1,
-            40.0,
-            3.0,
-            250.0,
-            3.1,
             "Cisco SX80",
+            [40.0, 3.0, 250.0, 3.1],
         ),
         ucwa_feedback(tenant, "shared-call-1", 26 * 60 + 2, 30.0, 3.3),
         ucwa_diagnostics(
@@ -303,7 +299,7 @@ fn ids(rows: &[Value]) -> Vec<String> {
 /// Newest first, ties broken by id, descending.
 fn expected_order(reports: &[&Report]) -> Vec<String> {
     let mut v: Vec<&&Report> = reports.iter().collect();
-    v.sort_by(|a, b| (b.received_at, b.id).cmp(&(a.received_at, a.id)));
+    v.sort_by_key(|r| std::cmp::Reverse((r.received_at, r.id)));
     v.iter().map(|r| r.id.to_string()).collect()
 }
 
@@ -740,7 +736,10 @@ fn assert_close(got: &Value, want: &Value, at: &str) {
     }
 }
 
-fn check_groups(answer: &Value, expected: &BTreeMap<Option<String>, Vec<&Report>>) {
+/// Reports by the group key they should fall under.
+type Expected<'a> = BTreeMap<Option<String>, Vec<&'a Report>>;
+
+fn check_groups(answer: &Value, expected: &Expected) {
     let groups = answer["groups"].as_array().unwrap();
     let keys: Vec<Option<String>> = groups
         .iter()
@@ -776,7 +775,7 @@ async fn stats_match_values_computed_by_hand() {
     check_groups(&answer, &BTreeMap::from([(None, day1.clone())]));
 
     // By protocol.
-    let mut by_protocol: BTreeMap<Option<String>, Vec<&Report>> = BTreeMap::new();
+    let mut by_protocol: Expected = BTreeMap::new();
     for r in &day1 {
         by_protocol
             .entry(Some(r.protocol.as_str().to_owned()))
@@ -794,13 +793,13 @@ async fn stats_match_values_computed_by_hand() {
     // By kind, device, day and hour over everything.
     let all: Vec<&Report> = reports.iter().collect();
     let group = |key: &dyn Fn(&Report) -> Option<String>| {
-        let mut m: BTreeMap<Option<String>, Vec<&Report>> = BTreeMap::new();
+        let mut m: Expected = BTreeMap::new();
         for r in &all {
             m.entry(key(r)).or_default().push(r);
         }
         m
     };
-    let cases: Vec<(&str, BTreeMap<Option<String>, Vec<&Report>>)> = vec![
+    let cases: Vec<(&str, Expected)> = vec![
         ("kind", group(&|r| Some(r.kind.as_str().to_owned()))),
         ("device", group(&|r| r.device_name.clone())),
         (
@@ -823,7 +822,7 @@ async fn stats_match_values_computed_by_hand() {
     }
 
     // By issue: a report counts under each of its issues; no issue → null key.
-    let mut by_issue: BTreeMap<Option<String>, Vec<&Report>> = BTreeMap::new();
+    let mut by_issue: Expected = BTreeMap::new();
     for r in &all {
         if r.issues.is_empty() {
             by_issue.entry(None).or_default().push(r);

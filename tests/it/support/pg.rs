@@ -161,7 +161,9 @@ impl PgCluster {
     }
 
     /// Stops the cluster and deletes its files when this process exits, even
-    /// if it panics or is killed.
+    /// if it panics or is killed. The watchdog must outlive us, so it is
+    /// deliberately never waited for.
+    #[allow(clippy::zombie_processes)]
     fn spawn_watchdog(&self) {
         let pg_ctl = self.bin("pg_ctl");
         let stop = if self.as_postgres {
