@@ -251,7 +251,13 @@ async fn main() {
     let base = format!("http://{}", server.addr());
     let client = reqwest::Client::new();
 
-    let day = "since=2026-01-15&until=2026-01-16";
+    // A full day in the middle of the filled span.
+    let middle = start() + chrono::Duration::days((days / 2) as i64);
+    let day = format!(
+        "since={}&until={}",
+        middle.format("%Y-%m-%d"),
+        (middle + chrono::Duration::days(1)).format("%Y-%m-%d")
+    );
     println!(
         "\nacme: {total} reports over {days} days (~{} a day); globex: {}",
         total / days,
