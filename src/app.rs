@@ -204,10 +204,7 @@ impl Server {
 
     /// As [`Server::start`]; `discard_writes` answers ingest requests without
     /// storing them (for the benchmark's HTTP-ceiling run only).
-    pub async fn start_with(
-        settings: Settings,
-        discard_writes: bool,
-    ) -> Result<Server, StartError> {
+    pub async fn start_with(settings: Settings, discard_writes: bool) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
         let store = Store::open(
             settings.database_url(),
@@ -234,13 +231,12 @@ impl Server {
             settings: Arc::new(settings.clone()),
             discard_writes,
         };
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: settings.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
@@ -255,13 +251,12 @@ impl Server {
         });
         let (metrics_addr, metrics_serving) = match settings.metrics_listen {
             Some(metrics_listen) => {
-                let listener =
-                    TcpListener::bind(metrics_listen)
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            addr: metrics_listen,
-                            source,
-                        })?;
+                let listener = TcpListener::bind(metrics_listen).await.map_err(|source| {
+                    StartError::Bind {
+                        addr: metrics_listen,
+                        source,
+                    }
+                })?;
                 let addr = listener.local_addr().ok();
                 let app = Router::new().route("/metrics", get(metrics));
                 let stopped = stop.clone();

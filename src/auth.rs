@@ -67,7 +67,8 @@ impl Credentials {
                 .extend(t.graph.iter().map(|k| entry(&k.token, &k.roles)));
             c.ops.extend(t.ops.iter().map(|k| entry(&k.token, &[])));
             for k in &t.plivo {
-                c.plivo.insert(k.auth_id.clone(), entry(&k.auth_token, &[]));
+                c.plivo
+                    .insert(k.auth_id.clone(), entry(&k.auth_token, &[]));
             }
         }
         c
@@ -111,10 +112,7 @@ fn find(entries: &[Entry], presented: &str) -> Option<Principal> {
 /// The token of an `Authorization: Bearer <token>` header (scheme matched
 /// case-insensitively, as RFC 7235 says).
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -122,10 +120,7 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// The user and password of an `Authorization: Basic …` header.
 pub fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -184,25 +179,16 @@ mod tests {
         assert!(a.has("User.ReadWrite") && !a.has("Conversations.Initiate"));
         assert_eq!(&*c.ucwa("cwt=bbbbbbbbbbbbbbbbbbbb").unwrap().tenant, "b");
         assert!(c.ucwa("cwt=cccccccccccccccccccc").is_none());
-        assert!(
-            c.ops("cwt=aaaaaaaaaaaaaaaaaaaa").is_none(),
-            "styles are separate"
-        );
+        assert!(c.ops("cwt=aaaaaaaaaaaaaaaaaaaa").is_none(), "styles are separate");
         assert_eq!(&*c.ops("ops-token-bbbbbbbbbbbb").unwrap().tenant, "b");
     }
 
     #[test]
     fn plivo_needs_both_the_auth_id_and_its_token() {
         let c = Credentials::from_tenants(&tenants());
-        assert!(
-            c.plivo("MAAAAAAAAAAAAAAAAAAA", "plivo-token-aaaaaaaa")
-                .is_some()
-        );
+        assert!(c.plivo("MAAAAAAAAAAAAAAAAAAA", "plivo-token-aaaaaaaa").is_some());
         assert!(c.plivo("MAAAAAAAAAAAAAAAAAAA", "wrong").is_none());
-        assert!(
-            c.plivo("MABBBBBBBBBBBBBBBBBB", "plivo-token-aaaaaaaa")
-                .is_none()
-        );
+        assert!(c.plivo("MABBBBBBBBBBBBBBBBBB", "plivo-token-aaaaaaaa").is_none());
     }
 
     #[test]

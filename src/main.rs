@@ -13,11 +13,7 @@ use callq::store::{Store, StoreOptions, redact_url};
 const EXIT_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(
-    name = "callq",
-    version,
-    about = "Call-quality ingestion server (UCWA, Microsoft Graph, Plivo)"
-)]
+#[command(name = "callq", version, about = "Call-quality ingestion server (UCWA, Microsoft Graph, Plivo)")]
 struct Cli {
     /// TOML configuration file [default: callq-data/callq.toml, generated on first start]
     #[arg(long, global = true, env = "CALLQ_CONFIG")]
@@ -84,18 +80,11 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => {
             let store = match Store::open(settings.database_url(), &StoreOptions::default()) {
                 Ok(s) => s,
-                Err(e) => {
-                    return config_failure(&ConfigError::Invalid(format!(
-                        "key `database_url`: {e}"
-                    )));
-                }
+                Err(e) => return config_failure(&ConfigError::Invalid(format!("key `database_url`: {e}"))),
             };
             match store.migrate().await {
                 Ok(()) => {
-                    println!(
-                        "migrations applied to {}",
-                        redact_url(settings.database_url())
-                    );
+                    println!("migrations applied to {}", redact_url(settings.database_url()));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -106,9 +95,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Serve => {
             if settings.tenants.is_empty() {
-                tracing::warn!(
-                    "no tenants configured: every ingest request will be refused with 401"
-                );
+                tracing::warn!("no tenants configured: every ingest request will be refused with 401");
             }
             let listen = settings.listen;
             let server = match Server::start(settings).await {
@@ -119,11 +106,7 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             };
             if let Some(creds) = first_run {
-                let addr = if listen.port() == 0 {
-                    server.addr()
-                } else {
-                    listen
-                };
+                let addr = if listen.port() == 0 { server.addr() } else { listen };
                 println!("{}", creds.banner(addr, DEFAULT_CONFIG_PATH.as_ref()));
             }
             server.run_until_signal().await;

@@ -158,10 +158,7 @@ mod tests {
         let path = dir.path().join("sub/callq.toml");
         let creds = generate_first_run(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            !text.contains(&creds.ucwa_token),
-            "plain secrets must not be stored"
-        );
+        assert!(!text.contains(&creds.ucwa_token), "plain secrets must not be stored");
         let settings: super::super::Settings = figment::Figment::from(
             figment::providers::Serialized::defaults(super::super::Settings::default()),
         )
@@ -172,10 +169,7 @@ mod tests {
         assert!(c.ucwa(&creds.ucwa_token).is_some());
         assert!(c.graph(&creds.graph_token).is_some());
         assert!(c.ops(&creds.ops_token).is_some());
-        assert!(
-            c.plivo(&creds.plivo_auth_id, &creds.plivo_auth_token)
-                .is_some()
-        );
+        assert!(c.plivo(&creds.plivo_auth_id, &creds.plivo_auth_token).is_some());
         assert_eq!(creds.plivo_auth_id.len(), 20);
         #[cfg(unix)]
         {

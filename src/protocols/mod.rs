@@ -40,10 +40,7 @@ pub fn unavailable(path: &str, headers: &HeaderMap, retry_after_secs: u64) -> Re
 pub fn plain_unavailable(retry_after_secs: u64) -> Response {
     (
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        [(
-            axum::http::header::RETRY_AFTER,
-            retry_after_secs.to_string(),
-        )],
+        [(axum::http::header::RETRY_AFTER, retry_after_secs.to_string())],
         axum::Json(serde_json::json!({
             "error": "unavailable",
             "message": "The service is temporarily unavailable; retry later."

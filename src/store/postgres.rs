@@ -175,8 +175,7 @@ impl StreamColumns {
         for (column, value) in self.f64s.iter_mut().zip(metrics) {
             column.push(value);
         }
-        self.network_link_speed_bytes
-            .push(s.network_link_speed_bytes);
+        self.network_link_speed_bytes.push(s.network_link_speed_bytes);
         self.local_ip.push(s.local_ip.clone());
         self.local_port.push(s.local_port);
         self.remote_ip.push(s.remote_ip.clone());
@@ -250,24 +249,7 @@ async fn insert_in(
         }
     }
     if !s.report_id.is_empty() {
-        let [
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-            f10,
-            f11,
-            f12,
-            f13,
-            f14,
-            f15,
-        ] = s.f64s;
+        let [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = s.f64s;
         sqlx::query(&insert_streams_sql())
             .bind(s.report_id)
             .bind(s.ordinal)

@@ -209,9 +209,7 @@ mod tests {
 
     #[test]
     fn times_encode_with_fixed_width_so_text_order_is_time_order() {
-        let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .to_utc();
+        let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
         let b = a + chrono::Duration::microseconds(500_000);
         assert_eq!(encode_time(a), "2026-01-01T00:00:00.000000Z");
         assert!(encode_time(a) < encode_time(b));

@@ -288,10 +288,7 @@ async fn flush(store: &Store, jobs: Vec<Job>, timeout: Duration, counters: &Coun
     };
     let results: Vec<Result<Stored, WriteError>> = match outcome {
         Ok(stored) => stored.into_iter().map(Ok).collect(),
-        Err(None) => reports
-            .iter()
-            .map(|_| Err(WriteError::Unavailable))
-            .collect(),
+        Err(None) => reports.iter().map(|_| Err(WriteError::Unavailable)).collect(),
         Err(Some(_)) => {
             let mut results = Vec::with_capacity(reports.len());
             for report in &reports {

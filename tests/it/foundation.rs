@@ -71,11 +71,7 @@ async fn round_trip(store: Store) {
     let read = store.get_report("acme", report.id).await.unwrap().unwrap();
     assert_eq!(read, report);
     assert!(
-        store
-            .get_report("globex", report.id)
-            .await
-            .unwrap()
-            .is_none(),
+        store.get_report("globex", report.id).await.unwrap().is_none(),
         "another tenant must not read it"
     );
     writer.shutdown().await;
@@ -101,10 +97,7 @@ async fn retries_are_stored_once(store: Store) {
     let a = writer.submit(first.clone()).await.unwrap();
     let b = writer.submit(retry).await.unwrap();
     assert_eq!(a.id, first.id);
-    assert_eq!(
-        b.id, first.id,
-        "the retry is answered with the first report's id"
-    );
+    assert_eq!(b.id, first.id, "the retry is answered with the first report's id");
     assert!(b.duplicate);
     // Same key, other tenant: a different request.
     let mut other = sample_report("globex", 1);
@@ -139,9 +132,7 @@ async fn concurrent_submits_share_transactions(store: Store) {
     let mut tasks = Vec::new();
     for n in 0..400 {
         let w = writer.clone();
-        tasks.push(tokio::spawn(async move {
-            w.submit(sample_report("acme", n)).await
-        }));
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
@@ -183,9 +174,7 @@ async fn a_full_queue_is_refused_at_once_instead_of_growing() {
     let mut tasks = Vec::new();
     for n in 0..200 {
         let w = writer.clone();
-        tasks.push(tokio::spawn(async move {
-            w.submit(sample_report("acme", n)).await
-        }));
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
     }
     let mut overloaded = 0;
     for t in tasks {
@@ -195,10 +184,7 @@ async fn a_full_queue_is_refused_at_once_instead_of_growing() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert!(
-        overloaded > 0,
-        "a 4-deep queue cannot take 200 reports at once"
-    );
+    assert!(overloaded > 0, "a 4-deep queue cannot take 200 reports at once");
     assert_eq!(writer.stats().rejected_overload, overloaded);
     writer.shutdown().await;
 }
@@ -254,10 +240,7 @@ async fn database_down_means_unavailable_and_every_acknowledged_report_is_stored
             refused += 1;
         }
     }
-    assert!(
-        refused > 0,
-        "reports sent while the database was down must be refused"
-    );
+    assert!(refused > 0, "reports sent while the database was down must be refused");
     // While down: a new report is refused, never acknowledged.
     assert_eq!(
         writer.submit(sample_report("acme", 9999)).await,
@@ -291,9 +274,7 @@ async fn shutdown_drains_queued_reports_before_returning() {
     let mut tasks = Vec::new();
     for n in 0..300 {
         let w = writer.clone();
-        tasks.push(tokio::spawn(async move {
-            w.submit(sample_report("acme", n)).await
-        }));
+        tasks.push(tokio::spawn(async move { w.submit(sample_report("acme", n)).await }));
     }
     tokio::task::yield_now().await;
     writer.shutdown().await;
@@ -315,18 +296,10 @@ async fn shutdown_drains_queued_reports_before_returning() {
 #[tokio::test]
 async fn health_and_readiness_answer_and_request_ids_are_echoed() {
     let (server, _, _) = TestServer::postgres().await;
-    let r = server
-        .client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let r = server.client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let generated = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(
-        uuid::Uuid::parse_str(&generated).unwrap().get_version_num(),
-        4
-    );
+    assert_eq!(uuid::Uuid::parse_str(&generated).unwrap().get_version_num(), 4);
     let r = server
         .client
         .get(server.url("/readyz"))
@@ -350,13 +323,7 @@ async fn readiness_is_503_with_retry_after_when_the_database_is_down() {
     settings.database_max_connections = 2;
     let server = TestServer::start(settings).await;
     assert_eq!(
-        server
-            .client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        server.client.get(server.url("/readyz")).send().await.unwrap().status(),
         200
     );
     let cluster = tokio::task::spawn_blocking(move || {
@@ -365,22 +332,11 @@ async fn readiness_is_503_with_retry_after_when_the_database_is_down() {
     })
     .await
     .unwrap();
-    let r = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let r = server.client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(
-        server
-            .client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        server.client.get(server.url("/healthz")).send().await.unwrap().status(),
         200,
         "the process itself is fine"
     );
@@ -414,23 +370,14 @@ fn a_bad_config_exits_2_naming_the_key_and_the_file() {
     assert!(err.contains("listen"), "{err}");
     assert!(err.contains("bad.toml"), "{err}");
 
-    std::fs::write(
-        &path,
-        "[[tenants]]\nid = \"a\"\nucwa = [{ token = \"short\" }]\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "[[tenants]]\nid = \"a\"\nucwa = [{ token = \"short\" }]\n").unwrap();
     let out = callq_bin().arg("--config").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tenants") && err.contains("token"), "{err}");
 
     std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
-    let out = callq_bin()
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let out = callq_bin().arg("--config").arg(&path).arg("check-config").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
 

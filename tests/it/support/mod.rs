@@ -55,10 +55,7 @@ impl TestTenant {
             ucwa: vec![
                 UcwaCredential {
                     token: s(&self.ucwa_token),
-                    scopes: callq::config::UCWA_SCOPES
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
+                    scopes: callq::config::UCWA_SCOPES.iter().map(|s| s.to_string()).collect(),
                 },
                 UcwaCredential {
                     token: s(&self.ucwa_token_no_scopes),
@@ -140,9 +137,6 @@ impl TestServer {
 
     /// Number of reports stored for `tenant`.
     pub async fn count(&self, tenant: &str) -> i64 {
-        self.store()
-            .count_reports(tenant)
-            .await
-            .expect("count reports")
+        self.store().count_reports(tenant).await.expect("count reports")
     }
 }
