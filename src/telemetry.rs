@@ -43,9 +43,50 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (e.g. by an embedding
         // program); then this handle just renders nothing of ours.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            describe_metrics();
+        }
         handle
     })
+}
+
+/// HELP texts, and zero values for the counters an alert watches, so that
+/// `rate()` and absence checks work before the first event (a counter that
+/// was never incremented is otherwise not exported at all).
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "callq_http_requests_total",
+        "HTTP requests by style, outcome and status"
+    );
+    describe_histogram!(
+        "callq_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request time by style"
+    );
+    describe_counter!(
+        "callq_reports_committed_total",
+        "Reports committed to the database"
+    );
+    describe_histogram!(
+        "callq_writer_batch_size",
+        "Reports per group-commit transaction"
+    );
+    describe_histogram!(
+        "callq_writer_flush_seconds",
+        Unit::Seconds,
+        "Time of one group-commit flush"
+    );
+    describe_gauge!("callq_writer_queue_depth", "Reports waiting for a flush");
+    describe_counter!(
+        "callq_writer_rejected_total",
+        "Reports refused because the write queue was full"
+    );
+    describe_counter!("callq_writer_failed_total", "Reports whose flush failed");
+    metrics::counter!("callq_writer_rejected_total", "reason" => "overload").increment(0);
+    metrics::counter!("callq_reports_committed_total").increment(0);
+    metrics::counter!("callq_writer_failed_total").increment(0);
+    metrics::gauge!("callq_writer_queue_depth").set(0.0);
 }
 
 /// Which wire style a path belongs to, for metric labels.

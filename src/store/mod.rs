@@ -6,6 +6,9 @@
 
 mod columns;
 mod postgres;
+pub mod query;
+mod read;
+mod read_sql;
 mod sqlite;
 mod writer;
 

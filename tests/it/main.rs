@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api;
 mod foundation;
 mod graph;
 mod plivo;

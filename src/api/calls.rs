@@ -1,0 +1,199 @@
+//! `GET /api/v1/calls/{call_id}`: everything stored about one call, across
+//! styles, in arrival order, with a summary an engineer reads first.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::auth::OpsTenant;
+use super::error::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::model::{Kind, MediaStream, Protocol, Report};
+
+/// The call at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CallSummary {
+    pub reports: usize,
+    pub first_received_at: DateTime<Utc>,
+    pub last_received_at: DateTime<Utc>,
+    /// Styles and kinds that reported on the call, sorted.
+    pub protocols: Vec<Protocol>,
+    pub kinds: Vec<Kind>,
+    /// The most recent rating (feedback may be given again and replaces the
+    /// earlier opinion).
+    pub rating: Option<f64>,
+    /// Mean of every rating given.
+    pub mean_rating: Option<f64>,
+    /// Every issue named in any report, sorted, once each.
+    pub issues: Vec<String>,
+    /// Every UCWA error code (and subcode, as `code/subcode`) reported.
+    pub errors: Vec<String>,
+    pub streams: usize,
+    /// Highest jitter of any stream, either direction, average or maximum (ms).
+    pub worst_jitter_ms: Option<f64>,
+    /// Highest packet loss of any stream, either direction (percent).
+    pub worst_loss_pct: Option<f64>,
+    /// Highest round-trip time of any stream, either direction (ms).
+    pub worst_rtt_ms: Option<f64>,
+    /// Lowest and mean MOS over the streams that carry one.
+    pub min_mos: Option<f64>,
+    pub mean_mos: Option<f64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallView {
+    pub call_id: String,
+    pub summary: CallSummary,
+    /// Every report (with streams and raw payload), oldest first.
+    pub reports: Vec<Report>,
+}
+
+fn largest(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values
+        .flatten()
+        .fold(None, |acc, v| Some(acc.map_or(v, |a: f64| a.max(v))))
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Summarizes `reports` (oldest first, at least one).
+pub fn summarize(reports: &[Report]) -> Option<CallSummary> {
+    let first = reports.first()?;
+    let last = reports.last()?;
+    let streams: Vec<&MediaStream> = reports.iter().flat_map(|r| &r.streams).collect();
+    let ratings: Vec<f64> = reports.iter().filter_map(|r| r.rating).collect();
+    let mos: Vec<f64> = streams.iter().filter_map(|s| s.mos).collect();
+    let protocols: BTreeSet<&str> = reports.iter().map(|r| r.protocol.as_str()).collect();
+    let kinds: BTreeSet<&str> = reports.iter().map(|r| r.kind.as_str()).collect();
+    let issues: BTreeSet<String> = reports.iter().flat_map(|r| r.issues.clone()).collect();
+    let errors: BTreeSet<String> = reports
+        .iter()
+        .filter_map(|r| match (&r.error_code, &r.error_subcode) {
+            (Some(code), Some(sub)) => Some(format!("{code}/{sub}")),
+            (Some(code), None) => Some(code.clone()),
+            (None, Some(sub)) => Some(format!("/{sub}")),
+            (None, None) => None,
+        })
+        .collect();
+    Some(CallSummary {
+        reports: reports.len(),
+        first_received_at: first.received_at,
+        last_received_at: last.received_at,
+        protocols: protocols.iter().filter_map(|p| p.parse().ok()).collect(),
+        kinds: kinds.iter().filter_map(|k| k.parse().ok()).collect(),
+        rating: reports.iter().rev().find_map(|r| r.rating),
+        mean_rating: mean(&ratings),
+        issues: issues.into_iter().collect(),
+        errors: errors.into_iter().collect(),
+        streams: streams.len(),
+        worst_jitter_ms: largest(streams.iter().flat_map(|s| {
+            [
+                s.avg_inbound_jitter_ms,
+                s.max_inbound_jitter_ms,
+                s.avg_outbound_jitter_ms,
+                s.max_outbound_jitter_ms,
+            ]
+        })),
+        worst_loss_pct: largest(streams.iter().flat_map(|s| {
+            [
+                s.avg_inbound_loss_pct,
+                s.max_inbound_loss_pct,
+                s.avg_outbound_loss_pct,
+                s.max_outbound_loss_pct,
+            ]
+        })),
+        worst_rtt_ms: largest(streams.iter().flat_map(|s| {
+            [
+                s.avg_inbound_rtt_ms,
+                s.max_inbound_rtt_ms,
+                s.avg_outbound_rtt_ms,
+                s.max_outbound_rtt_ms,
+            ]
+        })),
+        min_mos: mos.iter().copied().reduce(f64::min),
+        mean_mos: mean(&mos),
+    })
+}
+
+/// Everything about one call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls/{call_id}",
+    tag = "ops",
+    security(("ops_token" = [])),
+    params(("call_id" = String, Path, description = "The call id; UCWA ids `{applicationId}/{conversationId}` may be given with the slash as is")),
+    responses(
+        (status = 200, description = "Reports and summary", body = CallView),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 404, description = "No report about this call for this tenant", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
+pub async fn get_call(
+    State(state): State<AppState>,
+    OpsTenant(tenant): OpsTenant,
+    Path(call_id): Path<String>,
+) -> Result<Json<CallView>, ApiError> {
+    let reports = state.store.reports_for_call(&tenant, &call_id).await?;
+    let summary = summarize(&reports)
+        .ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
+    Ok(Json(CallView {
+        call_id,
+        summary,
+        reports,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_takes_the_worst_of_every_stream_and_direction() {
+        let mut a = Report::new("t", Protocol::Graph, Kind::DeviceQuality, "c", "{}");
+        a.streams = vec![
+            MediaStream {
+                avg_inbound_jitter_ms: Some(12.0),
+                max_outbound_jitter_ms: Some(40.0),
+                avg_inbound_loss_pct: Some(1.5),
+                mos: Some(3.9),
+                ..MediaStream::default()
+            },
+            MediaStream {
+                ordinal: 1,
+                max_inbound_rtt_ms: Some(180.0),
+                avg_outbound_loss_pct: Some(4.0),
+                mos: Some(4.3),
+                ..MediaStream::default()
+            },
+        ];
+        let mut b = Report::new("t", Protocol::Plivo, Kind::Feedback, "c", "{}");
+        b.rating = Some(2.0);
+        b.issues = vec!["ECHO".into(), "AUDIO_LAG".into()];
+        let mut c = Report::new("t", Protocol::Plivo, Kind::Feedback, "c", "{}");
+        c.rating = Some(4.0);
+        c.issues = vec!["ECHO".into()];
+        let s = summarize(&[a, b, c]).unwrap();
+        assert_eq!(s.reports, 3);
+        assert_eq!(s.protocols, vec![Protocol::Graph, Protocol::Plivo]);
+        assert_eq!(s.rating, Some(4.0));
+        assert_eq!(s.mean_rating, Some(3.0));
+        assert_eq!(s.issues, vec!["AUDIO_LAG".to_string(), "ECHO".to_string()]);
+        assert_eq!(s.worst_jitter_ms, Some(40.0));
+        assert_eq!(s.worst_loss_pct, Some(4.0));
+        assert_eq!(s.worst_rtt_ms, Some(180.0));
+        assert_eq!(s.min_mos, Some(3.9));
+        assert!((s.mean_mos.unwrap() - 4.1).abs() < 1e-12);
+        assert_eq!(s.streams, 2);
+    }
+
+    #[test]
+    fn no_reports_no_summary() {
+        assert!(summarize(&[]).is_none());
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /api/v1/stats`: quality statistics per group, aggregated by the database.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Uri;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::auth::OpsTenant;
+use super::error::{ApiError, ErrorBody};
+use super::params;
+use crate::app::AppState;
+use crate::store::query::{GroupBy, GroupStats};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsAnswer {
+    /// The range covered (`null`: unbounded on that side).
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub group_by: Option<GroupBy>,
+    /// Sorted by key; without `group_by`, one group with key `null`.
+    pub groups: Vec<GroupStats>,
+}
+
+/// Counts, ratings, issue frequencies and stream-metric percentiles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "ops",
+    security(("ops_token" = [])),
+    params(
+        ("since" = Option<String>, Query, description = "Received at or after (RFC 3339 or YYYY-MM-DD, UTC); default: unbounded"),
+        ("until" = Option<String>, Query, description = "Received before; default: unbounded"),
+        ("group_by" = Option<String>, Query, description = "protocol, kind, issue, device, hour or day"),
+        ("protocol" = Option<String>, Query, description = "Only this protocol"),
+        ("kind" = Option<String>, Query, description = "Only this kind"),
+    ),
+    responses(
+        (status = 200, description = "Statistics per group", body = StatsAnswer),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    OpsTenant(tenant): OpsTenant,
+    uri: Uri,
+) -> Result<Json<StatsAnswer>, ApiError> {
+    let query = params::stats_query(&uri)?;
+    let groups = state.store.stats(&tenant, &query).await?;
+    Ok(Json(StatsAnswer {
+        since: query.filter.since,
+        until: query.filter.until,
+        group_by: query.group_by,
+        groups,
+    }))
+}
