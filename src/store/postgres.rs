@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::columns::{REPORT_COLUMNS, STREAM_COLUMNS, report_from_row, stream_from_row};
@@ -22,36 +22,42 @@ pub(super) fn open(url: &str, options: &StoreOptions) -> Result<PgPool, StoreErr
         .connect_lazy_with(connect))
 }
 
-fn insert_reports_sql() -> String {
+/// One statement writes a whole batch: reports from `UNNEST`ed column arrays
+/// ($1..$26), then the streams ($27..$58) of the reports that were inserted
+/// (not those skipped as retries). A single statement is its own transaction,
+/// so a flush is one round trip instead of BEGIN, two INSERTs and COMMIT; the
+/// driver returns only after PostgreSQL's ReadyForQuery, which follows the
+/// commit.
+fn insert_batch_sql() -> String {
     format!(
-        "INSERT INTO reports ({REPORT_COLUMNS}) \
-         SELECT u.id, u.tenant, u.protocol, u.kind, u.received_at, u.call_id, u.participant_id, \
-                u.media_leg_id, u.rating, string_to_array(u.issues, E'\\x1f'), \
-                u.notes, u.error_code, u.error_subcode, u.device_name, u.device_description, \
-                u.cloud_service_name, u.cloud_service_instance_name, u.cloud_service_deployment_id, \
-                u.cloud_service_deployment_environment, u.media_endpoint, \
-                u.media_quality_of_experience, u.request_id, u.idempotency_key, u.user_agent, \
-                u.content_type, u.raw_payload \
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
-                     $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], \
-                     $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
-                     $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
-                     $25::text[], $26::text[]) \
-              AS u({REPORT_COLUMNS}) \
-         ON CONFLICT DO NOTHING \
-         RETURNING id"
-    )
-}
-
-fn insert_streams_sql() -> String {
-    format!(
-        "INSERT INTO media_streams ({STREAM_COLUMNS}) \
-         SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::int4[], $5::text[], \
-                $6::float8[], $7::int8[], $8::int8[], $9::float8[], $10::float8[], $11::float8[], \
-                $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], \
-                $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], \
-                $22::float8[], $23::float8[], $24::float8[], $25::int8[], $26::text[], $27::int4[], \
-                $28::text[], $29::int4[], $30::float8[], $31::float8[], $32::text[])"
+        "WITH inserted AS ( \
+           INSERT INTO reports ({REPORT_COLUMNS}) \
+           SELECT u.id, u.tenant, u.protocol, u.kind, u.received_at, u.call_id, u.participant_id, \
+                  u.media_leg_id, u.rating, string_to_array(u.issues, E'\\x1f'), \
+                  u.notes, u.error_code, u.error_subcode, u.device_name, u.device_description, \
+                  u.cloud_service_name, u.cloud_service_instance_name, u.cloud_service_deployment_id, \
+                  u.cloud_service_deployment_environment, u.media_endpoint, \
+                  u.media_quality_of_experience, u.request_id, u.idempotency_key, u.user_agent, \
+                  u.content_type, u.raw_payload \
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
+                       $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], \
+                       $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
+                       $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
+                       $25::text[], $26::text[]) \
+                AS u({REPORT_COLUMNS}) \
+           ON CONFLICT DO NOTHING \
+           RETURNING id), \
+         streams AS ( \
+           INSERT INTO media_streams ({STREAM_COLUMNS}) \
+           SELECT s.* FROM UNNEST($27::uuid[], $28::int4[], $29::text[], $30::int4[], $31::text[], \
+                  $32::float8[], $33::int8[], $34::int8[], $35::float8[], $36::float8[], $37::float8[], \
+                  $38::float8[], $39::float8[], $40::float8[], $41::float8[], $42::float8[], \
+                  $43::float8[], $44::float8[], $45::float8[], $46::float8[], $47::float8[], \
+                  $48::float8[], $49::float8[], $50::float8[], $51::int8[], $52::text[], $53::int4[], \
+                  $54::text[], $55::int4[], $56::float8[], $57::float8[], $58::text[]) \
+                AS s({STREAM_COLUMNS}) \
+           WHERE s.report_id IN (SELECT id FROM inserted)) \
+         SELECT id FROM inserted"
     )
 }
 
@@ -202,27 +208,33 @@ pub(super) async fn insert_batch(
     pool: &PgPool,
     reports: &[Report],
 ) -> Result<Vec<Stored>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let stored = insert_in(&mut tx, reports).await?;
-    tx.commit().await?;
-    Ok(stored)
-}
-
-pub(super) async fn insert_one(pool: &PgPool, report: &Report) -> Result<Stored, StoreError> {
-    insert_batch(pool, std::slice::from_ref(report))
-        .await
-        .map(|mut v| v.remove(0))
-}
-
-async fn insert_in(
-    tx: &mut Transaction<'_, Postgres>,
-    reports: &[Report],
-) -> Result<Vec<Stored>, StoreError> {
     let mut c = ReportColumns::default();
+    let mut s = StreamColumns::default();
     for r in reports {
         c.push(r);
+        for stream in &r.streams {
+            s.push(r.id, stream);
+        }
     }
-    let inserted: HashSet<Uuid> = sqlx::query_scalar(&insert_reports_sql())
+    let [
+        f0,
+        f1,
+        f2,
+        f3,
+        f4,
+        f5,
+        f6,
+        f7,
+        f8,
+        f9,
+        f10,
+        f11,
+        f12,
+        f13,
+        f14,
+        f15,
+    ] = s.f64s;
+    let inserted: HashSet<Uuid> = sqlx::query_scalar(&insert_batch_sql())
         .bind(c.id)
         .bind(c.tenant)
         .bind(c.protocol)
@@ -249,72 +261,42 @@ async fn insert_in(
         .bind(c.user_agent)
         .bind(c.content_type)
         .bind(c.raw_payload)
-        .fetch_all(&mut **tx)
+        .bind(s.report_id)
+        .bind(s.ordinal)
+        .bind(s.modality)
+        .bind(s.channel_index)
+        .bind(s.label)
+        .bind(s.media_duration_ms)
+        .bind(s.inbound_packets)
+        .bind(s.outbound_packets)
+        .bind(f0)
+        .bind(f1)
+        .bind(f2)
+        .bind(f3)
+        .bind(f4)
+        .bind(f5)
+        .bind(f6)
+        .bind(f7)
+        .bind(f8)
+        .bind(f9)
+        .bind(f10)
+        .bind(f11)
+        .bind(f12)
+        .bind(f13)
+        .bind(f14)
+        .bind(f15)
+        .bind(s.network_link_speed_bytes)
+        .bind(s.local_ip)
+        .bind(s.local_port)
+        .bind(s.remote_ip)
+        .bind(s.remote_port)
+        .bind(s.mos)
+        .bind(s.r_factor)
+        .bind(s.mos_model)
+        .fetch_all(pool)
         .await?
         .into_iter()
         .collect();
-
-    let mut s = StreamColumns::default();
-    for r in reports.iter().filter(|r| inserted.contains(&r.id)) {
-        for stream in &r.streams {
-            s.push(r.id, stream);
-        }
-    }
-    if !s.report_id.is_empty() {
-        let [
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-            f10,
-            f11,
-            f12,
-            f13,
-            f14,
-            f15,
-        ] = s.f64s;
-        sqlx::query(&insert_streams_sql())
-            .bind(s.report_id)
-            .bind(s.ordinal)
-            .bind(s.modality)
-            .bind(s.channel_index)
-            .bind(s.label)
-            .bind(s.media_duration_ms)
-            .bind(s.inbound_packets)
-            .bind(s.outbound_packets)
-            .bind(f0)
-            .bind(f1)
-            .bind(f2)
-            .bind(f3)
-            .bind(f4)
-            .bind(f5)
-            .bind(f6)
-            .bind(f7)
-            .bind(f8)
-            .bind(f9)
-            .bind(f10)
-            .bind(f11)
-            .bind(f12)
-            .bind(f13)
-            .bind(f14)
-            .bind(f15)
-            .bind(s.network_link_speed_bytes)
-            .bind(s.local_ip)
-            .bind(s.local_port)
-            .bind(s.remote_ip)
-            .bind(s.remote_port)
-            .bind(s.mos)
-            .bind(s.r_factor)
-            .bind(s.mos_model)
-            .execute(&mut **tx)
-            .await?;
-    }
 
     let mut stored = Vec::with_capacity(reports.len());
     for r in reports {
@@ -325,14 +307,15 @@ async fn insert_in(
             });
         } else {
             // Not inserted: a retry of a report stored earlier (or earlier in
-            // this batch) under the same idempotency key. Answer with that one.
+            // this batch) under the same idempotency key; ON CONFLICT waited
+            // for that one to commit. Answer with its id.
             let id: Uuid = sqlx::query_scalar(
                 "SELECT id FROM reports WHERE tenant = $1 AND protocol = $2 AND idempotency_key = $3",
             )
             .bind(&r.tenant)
             .bind(r.protocol.as_str())
             .bind(&r.idempotency_key)
-            .fetch_one(&mut **tx)
+            .fetch_one(pool)
             .await?;
             stored.push(Stored {
                 id,
@@ -341,6 +324,12 @@ async fn insert_in(
         }
     }
     Ok(stored)
+}
+
+pub(super) async fn insert_one(pool: &PgPool, report: &Report) -> Result<Stored, StoreError> {
+    insert_batch(pool, std::slice::from_ref(report))
+        .await
+        .map(|mut v| v.remove(0))
 }
 
 pub(super) async fn get_report(
