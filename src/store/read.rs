@@ -8,12 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
-use uuid::Uuid;
 
 use super::query::{
     Cursor, GroupStats, PERCENTILES, Percentiles, ReportFilter, ReportRow, StatsQuery, interpolate,
@@ -87,20 +85,6 @@ macro_rules! report_row {
     }};
 }
 
-fn parse_id(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| StoreError::Malformed(format!("id {text:?}: {e}")))
-}
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.to_utc())
-        .map_err(|e| StoreError::Malformed(format!("received_at {text:?}: {e}")))
-}
-
-fn parse_issues(text: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Malformed(format!("issues {text:?}: {e}")))
-}
-
 impl Store {
     /// One page of `tenant`'s reports matching `filter`, newest first,
     /// strictly after `after`, at most `limit` rows.
@@ -133,9 +117,9 @@ impl Store {
                         let received_at: String = row.try_get("received_at")?;
                         let issues: String = row.try_get("issues")?;
                         Ok(report_row!(row,
-                            id: parse_id(&id)?,
-                            received_at: parse_time(&received_at)?,
-                            issues: parse_issues(&issues)?))
+                            id: super::sqlite::parse_id(&id)?,
+                            received_at: super::sqlite::decode_time(&received_at)?,
+                            issues: super::sqlite::parse_issues(&issues)?))
                     })
                     .collect()
             }

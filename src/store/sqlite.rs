@@ -44,7 +44,7 @@ pub(crate) fn encode_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn decode_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn decode_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Malformed(format!("received_at {s:?}: {e}")))
@@ -157,7 +157,12 @@ pub(super) async fn insert_batch(
     Ok(stored)
 }
 
-fn parse_id(s: &str) -> Result<Uuid, StoreError> {
+/// The JSON array of issue names SQLite stores.
+pub(crate) fn parse_issues(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Malformed(format!("issues {text:?}: {e}")))
+}
+
+pub(crate) fn parse_id(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| StoreError::Malformed(format!("id {s:?}: {e}")))
 }
 
@@ -195,8 +200,7 @@ pub(crate) fn report_row(row: &sqlx::sqlite::SqliteRow) -> Result<Report, StoreE
     let id: String = row.try_get("id")?;
     let received_at: String = row.try_get("received_at")?;
     let issues: String = row.try_get("issues")?;
-    let issues: Vec<String> = serde_json::from_str(&issues)
-        .map_err(|e| StoreError::Malformed(format!("issues {issues:?}: {e}")))?;
+    let issues = parse_issues(&issues)?;
     Ok(report_from_row!(row,
         id: parse_id(&id)?,
         received_at: decode_time(&received_at)?,
