@@ -43,11 +43,18 @@ pub struct CallSummary {
     pub mean_mos: Option<f64>,
 }
 
+/// Most reports one call view loads (the newest ones); a call normally has a
+/// handful, but nothing stops a client from sending many under one id.
+pub const MAX_CALL_REPORTS: usize = 1000;
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallView {
     pub call_id: String,
+    /// True when the call has more than 1000 reports: only the newest 1000
+    /// are shown and summarized (list the rest with `/api/v1/reports?call_id=`).
+    pub truncated: bool,
     pub summary: CallSummary,
-    /// Every report (with streams and raw payload), oldest first.
+    /// The reports (with streams and raw payload), oldest first.
     pub reports: Vec<Report>,
 }
 
@@ -139,11 +146,15 @@ pub async fn get_call(
     OpsTenant(tenant): OpsTenant,
     Path(call_id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
-    let reports = state.store.reports_for_call(&tenant, &call_id).await?;
+    let (reports, truncated) = state
+        .store
+        .newest_reports_for_call(&tenant, &call_id, MAX_CALL_REPORTS)
+        .await?;
     let summary = summarize(&reports)
         .ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
     Ok(Json(CallView {
         call_id,
+        truncated,
         summary,
         reports,
     }))

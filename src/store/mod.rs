@@ -202,36 +202,59 @@ impl Store {
         tenant: &str,
         call_id: &str,
     ) -> Result<Vec<Report>, StoreError> {
-        let ids: Vec<Uuid> = match self {
+        Ok(self
+            .newest_reports_for_call(tenant, call_id, usize::MAX)
+            .await?
+            .0)
+    }
+
+    /// The newest `limit` reports of `tenant` about `call_id`, returned oldest
+    /// first with their streams, and whether older ones were left out. Bounds
+    /// what one call view can load, whatever a client sent under one call id.
+    pub async fn newest_reports_for_call(
+        &self,
+        tenant: &str,
+        call_id: &str,
+        limit: usize,
+    ) -> Result<(Vec<Report>, bool), StoreError> {
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut ids: Vec<Uuid> = match self {
             Store::Postgres(pool) => {
                 sqlx::query_scalar(
-                    "SELECT id FROM reports WHERE tenant = $1 AND call_id = $2 ORDER BY received_at, id",
+                    "SELECT id FROM reports WHERE tenant = $1 AND call_id = $2 \
+                     ORDER BY received_at DESC, id DESC LIMIT $3",
                 )
                 .bind(tenant)
                 .bind(call_id)
+                .bind(fetch)
                 .fetch_all(pool)
                 .await?
             }
             Store::Sqlite(pool) => {
                 let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT id FROM reports WHERE tenant = ? AND call_id = ? ORDER BY received_at, id",
+                    "SELECT id FROM reports WHERE tenant = ? AND call_id = ? \
+                     ORDER BY received_at DESC, id DESC LIMIT ?",
                 )
                 .bind(tenant)
                 .bind(call_id)
+                .bind(fetch)
                 .fetch_all(pool)
                 .await?;
                 ids.iter()
-                    .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::Malformed(e.to_string())))
+                    .map(|s| sqlite::parse_id(s))
                     .collect::<Result<_, _>>()?
             }
         };
+        let truncated = ids.len() > limit;
+        ids.truncate(limit);
+        ids.reverse();
         let mut reports = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(r) = self.get_report(tenant, id).await? {
                 reports.push(r);
             }
         }
-        Ok(reports)
+        Ok((reports, truncated))
     }
 
     /// Number of stored reports of `tenant`.

@@ -152,6 +152,8 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
         "{stats}"
     );
 
+    assert_eq!(call["truncated"], false);
+
     // Another tenant sees none of it.
     let (_, theirs) = get(&server, &globex.ops_token, "/api/v1/reports").await;
     assert_eq!(theirs["reports"].as_array().unwrap().len(), 0);

@@ -594,3 +594,41 @@ async fn sigterm_drains_in_flight_requests_and_every_2xx_is_stored() {
     let store = Store::open(&url, &StoreOptions::default()).unwrap();
     assert_eq!(store.count_reports("acme").await.unwrap(), created as i64);
 }
+
+async fn call_views_are_bounded_to_the_newest_reports(store: Store) {
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let mut r = sample_report("acme", n);
+        r.call_id = "bounded-call".into();
+        r.received_at += chrono::Duration::milliseconds(n as i64);
+        ids.push(r.id);
+        store.insert_batch(&[r]).await.unwrap();
+    }
+    let (two, truncated) = store
+        .newest_reports_for_call("acme", "bounded-call", 2)
+        .await
+        .unwrap();
+    assert!(truncated);
+    assert_eq!(
+        two.iter().map(|r| r.id).collect::<Vec<_>>(),
+        ids[1..].to_vec()
+    );
+    let (all, truncated) = store
+        .newest_reports_for_call("acme", "bounded-call", 3)
+        .await
+        .unwrap();
+    assert!(!truncated);
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
+    assert_eq!(all[0].streams.len(), 2, "reports come with their streams");
+}
+
+#[tokio::test]
+async fn call_views_load_at_most_the_newest_reports_on_postgres() {
+    call_views_are_bounded_to_the_newest_reports(postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn call_views_load_at_most_the_newest_reports_on_sqlite() {
+    let (store, _dir) = sqlite_store().await;
+    call_views_are_bounded_to_the_newest_reports(store).await;
+}
