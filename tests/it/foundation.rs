@@ -632,3 +632,34 @@ async fn call_views_load_at_most_the_newest_reports_on_sqlite() {
     let (store, _dir) = sqlite_store().await;
     call_views_are_bounded_to_the_newest_reports(store).await;
 }
+
+#[tokio::test]
+async fn metrics_move_to_their_own_listener_when_one_is_configured() {
+    let url = pg::fresh_database().await;
+    let mut settings = support::settings(url, &[]);
+    settings.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let server = TestServer::start(settings).await;
+    let metrics_addr = server.server.metrics_addr().expect("a metrics listener");
+    assert_ne!(metrics_addr, server.server.addr());
+    let r = server
+        .client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("callq_reports_committed_total")
+    );
+    let main = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404, "not on the public port then");
+    server.server.shutdown().await;
+}
