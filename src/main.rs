@@ -99,7 +99,10 @@ async fn run(cli: Cli) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("callq: {e}");
+                    eprintln!(
+                        "callq: cannot migrate {}: {e}",
+                        redact_url(settings.database_url())
+                    );
                     ExitCode::FAILURE
                 }
             }
@@ -111,10 +114,11 @@ async fn run(cli: Cli) -> ExitCode {
                 );
             }
             let listen = settings.listen;
+            let database = redact_url(settings.database_url());
             let server = match Server::start(settings).await {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("callq: {e}");
+                    eprintln!("callq: cannot start (database {database}): {e}");
                     return ExitCode::FAILURE;
                 }
             };

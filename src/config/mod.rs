@@ -265,14 +265,31 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
     let settings: Settings = figment
         .extract()
         .map_err(|e| ConfigError::Invalid(figment_message(e)))?;
-    let where_ = file
-        .as_ref()
-        .map_or("the environment".to_string(), |p| p.display().to_string());
-    validate(&settings).map_err(|e| ConfigError::Invalid(format!("{e} (in {where_})")))?;
+    validate(&settings).map_err(|e| {
+        let source = source_of(&figment, &e);
+        ConfigError::Invalid(format!("{e} (in {source})"))
+    })?;
     Ok(Loaded {
         settings,
         path: file,
     })
+}
+
+/// Where the value a validation message names came from: the file or the
+/// environment variable that set it last. Messages start with "key `name…`".
+fn source_of(figment: &Figment, message: &str) -> String {
+    let key = message
+        .split('`')
+        .nth(1)
+        .and_then(|k| k.split(['[', '.']).next())
+        .unwrap_or_default();
+    match figment.find_metadata(key) {
+        Some(m) => match &m.source {
+            Some(src) => src.to_string(),
+            None => m.name.to_string(),
+        },
+        None => "the configuration".to_string(),
+    }
 }
 
 /// One line per figment error: the key, the problem and the source file.
