@@ -445,6 +445,19 @@ fn a_bad_config_exits_2_naming_the_key_and_the_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+    let out = callq_bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .env("CALLQ_DATABASE_URL", "mysql://db/x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("database_url") && err.contains("CALLQ_"),
+        "names the key and the variable it came from: {err}"
+    );
 
     let out = callq_bin()
         .arg("--config")
