@@ -21,7 +21,8 @@
 //!
 //! `cargo bench --bench ingest`; knobs: CALLQ_BENCH_CLIENTS (64),
 //! CALLQ_BENCH_SECS (10), CALLQ_BENCH_WARMUP_SECS (2),
-//! CALLQ_BENCH_OVERLOAD_QUEUE (64).
+//! CALLQ_BENCH_OVERLOAD_QUEUE (64), CALLQ_BENCH_BACKEND (`postgres`, or
+//! `sqlite` for the embedded default).
 
 #[path = "../tests/it/support/pg.rs"]
 mod pg;
@@ -124,7 +125,9 @@ fn drive() {
     let secs = env_or("CALLQ_BENCH_SECS", 10);
     let warmup = env_or("CALLQ_BENCH_WARMUP_SECS", 2);
     let overload_queue = env_or("CALLQ_BENCH_OVERLOAD_QUEUE", 64);
-    let cluster = pg::PgCluster::start_new(true);
+    // CALLQ_BENCH_BACKEND=sqlite measures the embedded default instead.
+    let sqlite = std::env::var("CALLQ_BENCH_BACKEND").is_ok_and(|b| b == "sqlite");
+    let cluster = (!sqlite).then(|| pg::PgCluster::start_new(true));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bench.toml");
     std::fs::write(
@@ -161,7 +164,12 @@ fn drive() {
         },
     ];
     println!(
-        "ingest bench: {clients} clients, {warmup}s warm-up + {secs}s measured per scenario; PostgreSQL 15 fsync on, same machine"
+        "ingest bench: {clients} clients, {warmup}s warm-up + {secs}s measured per scenario; {}, same machine",
+        if sqlite {
+            "embedded SQLite (WAL, synchronous=FULL)"
+        } else {
+            "PostgreSQL, fsync on"
+        }
     );
     println!(
         "{:<28} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9} {:>16}",
@@ -172,8 +180,13 @@ fn drive() {
     let mut all_ok = true;
     for (i, s) in scenarios.iter().enumerate() {
         let db = format!("bench_{i}");
-        create_database(&rt, &cluster.url("postgres"), &db);
-        let url = cluster.url(&db);
+        let url = match &cluster {
+            Some(cluster) => {
+                create_database(&rt, &cluster.url("postgres"), &db);
+                cluster.url(&db)
+            }
+            None => format!("sqlite:{}", dir.path().join(format!("{db}.db")).display()),
+        };
         let (mut child, addr) = spawn_server(&config, &url, s);
         let outcome = rt.block_on(load(addr.clone(), s.clients, warmup, secs));
         let rss_mib = peak_rss_kib(child.id()) as f64 / 1024.0;
@@ -269,6 +282,16 @@ fn create_database(rt: &tokio::runtime::Runtime, admin: &str, db: &str) {
 
 fn count_rows(rt: &tokio::runtime::Runtime, url: &str) -> u64 {
     use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        return rt.block_on(async {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = 'bench'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            n as u64
+        });
+    }
     rt.block_on(async {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = 'bench'")
