@@ -40,8 +40,8 @@ const GRAPH_TOKEN: &str = "bench-graph-token-0123456789abcdef";
 const PLIVO_ID: &str = "MABENCHBENCHBENCHBE0";
 const PLIVO_TOKEN: &str = "bench-plivo-token-0123456789abcdef";
 const OPS_TOKEN: &str = "bench-ops-token-0123456789abcdef";
-const QOE: &str = include_str!("data/vq-report.xml");
-const GRAPH_BODY: &str = include_str!("data/graph-device-quality.json");
+const QOE: &str = include_str!("../tests/data/ms-qoe-sample.xml");
+const GRAPH_BODY: &str = include_str!("../tests/data/graph-seed-002.json");
 const GRAPH_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
 
 fn env_or(name: &str, default: u64) -> u64 {

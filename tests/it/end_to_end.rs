@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::support::{TestServer, TestTenant};
 
-const GRAPH_SEED: &str = include_str!("../../benches/data/graph-device-quality.json");
+const GRAPH_SEED: &str = include_str!("../data/graph-seed-002.json");
 const GRAPH_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
-const VQ_REPORT: &str = include_str!("../../benches/data/vq-report.xml");
+const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
 const PLIVO_CALL: &str = "b38149eb-b8fe-45d5-85b2-78ee4424788f";
 const UCWA_AV: &str = "/ucwa/v1/applications/192/communication/conversations/137/audioVideo";
 

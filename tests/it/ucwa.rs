@@ -1036,7 +1036,7 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
 }
 
 /// The illustrative MS-QoE document of reference/ms-qoe.md §8.
-const VQ_REPORT: &str = include_str!("../../benches/data/vq-report.xml");
+const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
 
 #[tokio::test]
 async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml() {
