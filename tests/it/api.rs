@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use callq::model::{Kind, MediaStream, Modality, Protocol, Report};
 use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
-use callq::store::{Store, StoreOptions};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
@@ -1023,24 +1022,10 @@ async fn metrics_show_requests_commits_and_the_writer_after_ingest() {
         .send()
         .await
         .unwrap();
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |line_start: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(line_start))
-            .unwrap_or_else(|| panic!("no {line_start} in\n{text}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
+    let text = server.metrics().await;
+    let value = |series: &str| -> f64 {
+        crate::support::metric_value(&text, series)
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     };
     // Other tests in this binary share the process-wide recorder, so
     // counters are at least, not exactly, what this test did.
@@ -1145,18 +1130,10 @@ async fn the_openapi_document_matches_the_real_routes() {
 
 // ---- SQLite gives the same answers ----------------------------------------
 
-async fn sqlite_store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("api.db").display());
-    let store = Store::open(&url, &StoreOptions::default()).unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
 #[tokio::test]
 async fn sqlite_answers_the_read_queries_like_postgres() {
     let (server, acme, globex) = TestServer::postgres().await;
-    let (lite, _dir) = sqlite_store().await;
+    let (lite, _dir) = crate::support::sqlite_store().await;
     let pg = server.store();
     let mut reports = fixture(&acme.id);
     reports.extend(fixture(&globex.id).into_iter().take(4));

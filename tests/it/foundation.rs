@@ -48,18 +48,20 @@ fn sample_report(tenant: &str, n: usize) -> Report {
     r
 }
 
-async fn sqlite_store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let store = Store::open(&url, &StoreOptions::default()).unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
+/// Runs `$check` (an `async fn(Store)`) as two tests, one per backend.
+macro_rules! on_both_backends {
+    ($check:ident: $on_postgres:ident, $on_sqlite:ident) => {
+        #[tokio::test]
+        async fn $on_postgres() {
+            $check(support::postgres_store().await).await;
+        }
 
-async fn postgres_store() -> Store {
-    let store = Store::open(&pg::fresh_database().await, &StoreOptions::default()).unwrap();
-    store.migrate().await.unwrap();
-    store
+        #[tokio::test]
+        async fn $on_sqlite() {
+            let (store, _dir) = support::sqlite_store().await;
+            $check(store).await;
+        }
+    };
 }
 
 async fn round_trip(store: Store) {
@@ -81,16 +83,7 @@ async fn round_trip(store: Store) {
     writer.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_report_written_through_the_writer_reads_back_equal_on_postgres() {
-    round_trip(postgres_store().await).await;
-}
-
-#[tokio::test]
-async fn a_report_written_through_the_writer_reads_back_equal_on_sqlite() {
-    let (store, _dir) = sqlite_store().await;
-    round_trip(store).await;
-}
+on_both_backends!(round_trip: a_report_written_through_the_writer_reads_back_equal_on_postgres, a_report_written_through_the_writer_reads_back_equal_on_sqlite);
 
 async fn retries_are_stored_once(store: Store) {
     let writer = Writer::start(store.clone(), WriterConfig::default());
@@ -123,16 +116,7 @@ async fn retries_are_stored_once(store: Store) {
     writer.shutdown().await;
 }
 
-#[tokio::test]
-async fn retries_with_the_same_idempotency_key_are_stored_once_on_postgres() {
-    retries_are_stored_once(postgres_store().await).await;
-}
-
-#[tokio::test]
-async fn retries_with_the_same_idempotency_key_are_stored_once_on_sqlite() {
-    let (store, _dir) = sqlite_store().await;
-    retries_are_stored_once(store).await;
-}
+on_both_backends!(retries_are_stored_once: retries_with_the_same_idempotency_key_are_stored_once_on_postgres, retries_with_the_same_idempotency_key_are_stored_once_on_sqlite);
 
 async fn concurrent_submits_share_transactions(store: Store) {
     let writer = Writer::start(store.clone(), WriterConfig::default());
@@ -157,20 +141,11 @@ async fn concurrent_submits_share_transactions(store: Store) {
     writer.shutdown().await;
 }
 
-#[tokio::test]
-async fn concurrent_writers_batch_several_reports_per_transaction_on_postgres() {
-    concurrent_submits_share_transactions(postgres_store().await).await;
-}
-
-#[tokio::test]
-async fn concurrent_writers_batch_several_reports_per_transaction_on_sqlite() {
-    let (store, _dir) = sqlite_store().await;
-    concurrent_submits_share_transactions(store).await;
-}
+on_both_backends!(concurrent_submits_share_transactions: concurrent_writers_batch_several_reports_per_transaction_on_postgres, concurrent_writers_batch_several_reports_per_transaction_on_sqlite);
 
 #[tokio::test]
 async fn a_full_queue_is_refused_at_once_instead_of_growing() {
-    let store = postgres_store().await;
+    let store = support::postgres_store().await;
     let writer = Writer::start(
         store,
         WriterConfig {
@@ -286,7 +261,7 @@ async fn database_down_means_unavailable_and_every_acknowledged_report_is_stored
 
 #[tokio::test]
 async fn shutdown_drains_queued_reports_before_returning() {
-    let store = postgres_store().await;
+    let store = support::postgres_store().await;
     let writer = Writer::start(store.clone(), WriterConfig::default());
     let mut tasks = Vec::new();
     for n in 0..300 {
@@ -635,16 +610,7 @@ async fn call_views_are_bounded_to_the_newest_reports(store: Store) {
     assert_eq!(all[0].streams.len(), 2, "reports come with their streams");
 }
 
-#[tokio::test]
-async fn call_views_load_at_most_the_newest_reports_on_postgres() {
-    call_views_are_bounded_to_the_newest_reports(postgres_store().await).await;
-}
-
-#[tokio::test]
-async fn call_views_load_at_most_the_newest_reports_on_sqlite() {
-    let (store, _dir) = sqlite_store().await;
-    call_views_are_bounded_to_the_newest_reports(store).await;
-}
+on_both_backends!(call_views_are_bounded_to_the_newest_reports: call_views_load_at_most_the_newest_reports_on_postgres, call_views_load_at_most_the_newest_reports_on_sqlite);
 
 #[tokio::test]
 async fn metrics_move_to_their_own_listener_when_one_is_configured() {

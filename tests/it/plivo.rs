@@ -332,19 +332,8 @@ async fn the_current_node_sdks_empty_body_gets_the_rating_422_and_is_counted() {
 
 /// The value of `callq_plivo_empty_feedback_total{client=…}` on /metrics.
 async fn empty_feedback_count(server: &TestServer, client: &str) -> u64 {
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("callq_plivo_empty_feedback_total{{client=\"{client}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    let series = format!("callq_plivo_empty_feedback_total{{client=\"{client}\"}}");
+    crate::support::metric_value(&server.metrics().await, &series).map_or(0, |v| v as u64)
 }
 
 #[tokio::test]

@@ -10,6 +10,32 @@ use callq::config::{
     GraphCredential, OpsCredential, PlivoCredential, Settings, Tenant, UcwaCredential,
 };
 
+/// A migrated SQLite store in a temporary directory (kept while the guard lives).
+pub async fn sqlite_store() -> (callq::store::Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("test.db").display());
+    let store = callq::store::Store::open(&url, &Default::default()).unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// A migrated store on a fresh PostgreSQL database.
+pub async fn postgres_store() -> callq::store::Store {
+    let store =
+        callq::store::Store::open(&pg::fresh_database().await, &Default::default()).unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// The value of one series (`name{labels}` exactly as rendered) in a
+/// Prometheus text exposition, if present.
+pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Credentials of a test tenant, derived from its name.
 #[derive(Clone, Debug)]
 pub struct TestTenant {
@@ -136,6 +162,12 @@ impl TestServer {
 
     pub fn store(&self) -> &callq::store::Store {
         &self.server.state().store
+    }
+
+    /// The server's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
     }
 
     /// Number of reports stored for `tenant`.
