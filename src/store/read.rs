@@ -187,6 +187,29 @@ fn from_array(n: i64, values: Option<Vec<f64>>) -> Percentiles {
     }
 }
 
+/// Adds the rating distribution and the issue counts of each group; the
+/// queries and row handling are the same on both backends but for the row type.
+macro_rules! counts_into_groups {
+    ($groups:expr, $conn:expr, $query_fn:ident, $dialect:expr, $tenant:expr, $query:expr) => {{
+        let groups: &mut Groups = $groups;
+        let sql = read_sql::stats_rating_distribution($dialect, $tenant, $query);
+        for row in $query_fn(&sql).fetch_all(&mut *$conn).await? {
+            let key: Option<String> = row.try_get("key")?;
+            let rating: f64 = row.try_get("rating")?;
+            group(groups, &key)
+                .rating
+                .distribution
+                .insert(rating_key(rating), row.try_get("n")?);
+        }
+        let sql = read_sql::stats_issues($dialect, $tenant, $query);
+        for row in $query_fn(&sql).fetch_all(&mut *$conn).await? {
+            let key: Option<String> = row.try_get("key")?;
+            let issue: String = row.try_get("issue")?;
+            group(groups, &key).issues.insert(issue, row.try_get("n")?);
+        }
+    }};
+}
+
 async fn stats_postgres(
     conn: &mut PgConnection,
     tenant: &str,
@@ -203,23 +226,14 @@ async fn stats_postgres(
         g.rating.median = row.try_get("median")?;
         g.rating.stddev = row.try_get("stddev")?;
     }
-    let sql = read_sql::stats_rating_distribution(Dialect::Postgres, tenant, query);
-    for row in pg_query(&sql).fetch_all(&mut *conn).await? {
-        let key: Option<String> = row.try_get("key")?;
-        let rating: f64 = row.try_get("rating")?;
-        group(&mut groups, &key)
-            .rating
-            .distribution
-            .insert(rating_key(rating), row.try_get("n")?);
-    }
-    let sql = read_sql::stats_issues(Dialect::Postgres, tenant, query);
-    for row in pg_query(&sql).fetch_all(&mut *conn).await? {
-        let key: Option<String> = row.try_get("key")?;
-        let issue: String = row.try_get("issue")?;
-        group(&mut groups, &key)
-            .issues
-            .insert(issue, row.try_get("n")?);
-    }
+    counts_into_groups!(
+        &mut groups,
+        &mut *conn,
+        pg_query,
+        Dialect::Postgres,
+        tenant,
+        query
+    );
     let sql = read_sql::stats_streams_postgres(tenant, query);
     for row in pg_query(&sql).fetch_all(&mut *conn).await? {
         let key: Option<String> = row.try_get("key")?;
@@ -255,23 +269,14 @@ async fn stats_sqlite(
             _ => None,
         };
     }
-    let sql = read_sql::stats_rating_distribution(Dialect::Sqlite, tenant, query);
-    for row in sqlite_query(&sql).fetch_all(&mut *conn).await? {
-        let key: Option<String> = row.try_get("key")?;
-        let rating: f64 = row.try_get("rating")?;
-        group(&mut groups, &key)
-            .rating
-            .distribution
-            .insert(rating_key(rating), row.try_get("n")?);
-    }
-    let sql = read_sql::stats_issues(Dialect::Sqlite, tenant, query);
-    for row in sqlite_query(&sql).fetch_all(&mut *conn).await? {
-        let key: Option<String> = row.try_get("key")?;
-        let issue: String = row.try_get("issue")?;
-        group(&mut groups, &key)
-            .issues
-            .insert(issue, row.try_get("n")?);
-    }
+    counts_into_groups!(
+        &mut groups,
+        &mut *conn,
+        sqlite_query,
+        Dialect::Sqlite,
+        tenant,
+        query
+    );
     let sql = read_sql::stats_percentiles_sqlite(tenant, query);
     for row in sqlite_query(&sql).fetch_all(&mut *conn).await? {
         let key: Option<String> = row.try_get("key")?;
