@@ -16,6 +16,16 @@ pub const STREAM_COLUMNS: &str = "report_id, ordinal, modality, channel_index, l
     avg_inbound_frame_rate, avg_outbound_frame_rate, network_link_speed_bytes, local_ip, local_port, \
     remote_ip, remote_port, mos, r_factor, mos_model";
 
+/// Parses a stored enum name (protocol, kind); a name the model does not
+/// know means the row was written by something else and is reported as such.
+pub(crate) fn stored_name<T>(column: &str, text: &str) -> Result<T, crate::store::StoreError>
+where
+    T: std::str::FromStr<Err = crate::model::UnknownName>,
+{
+    text.parse()
+        .map_err(|e| crate::store::StoreError::Malformed(format!("{column}: {e}")))
+}
+
 /// Builds a [`MediaStream`](crate::model::MediaStream) from a `media_streams`
 /// row of either backend (the column types agree apart from `report_id`).
 macro_rules! stream_from_row {
@@ -25,7 +35,10 @@ macro_rules! stream_from_row {
         let modality: Option<String> = row.try_get("modality")?;
         crate::model::MediaStream {
             ordinal: row.try_get("ordinal")?,
-            modality: modality.and_then(|m| m.parse().ok()),
+            modality: modality
+                .as_deref()
+                .map(|m| crate::store::columns::stored_name("modality", m))
+                .transpose()?,
             channel_index: row.try_get("channel_index")?,
             label: row.try_get("label")?,
             media_duration_ms: row.try_get("media_duration_ms")?,
@@ -72,12 +85,8 @@ macro_rules! report_from_row {
         crate::model::Report {
             id: $id,
             tenant: row.try_get("tenant")?,
-            protocol: protocol
-                .parse()
-                .map_err(|e| crate::store::StoreError::Malformed(format!("protocol: {e}")))?,
-            kind: kind
-                .parse()
-                .map_err(|e| crate::store::StoreError::Malformed(format!("kind: {e}")))?,
+            protocol: crate::store::columns::stored_name("protocol", &protocol)?,
+            kind: crate::store::columns::stored_name("kind", &kind)?,
             received_at: $received_at,
             call_id: row.try_get("call_id")?,
             participant_id: row.try_get("participant_id")?,

@@ -59,12 +59,8 @@ macro_rules! report_row {
         ReportRow {
             id: $id,
             received_at: $received_at,
-            protocol: protocol
-                .parse()
-                .map_err(|e| StoreError::Malformed(format!("protocol: {e}")))?,
-            kind: kind
-                .parse()
-                .map_err(|e| StoreError::Malformed(format!("kind: {e}")))?,
+            protocol: super::columns::stored_name("protocol", &protocol)?,
+            kind: super::columns::stored_name("kind", &kind)?,
             call_id: row.try_get("call_id")?,
             participant_id: row.try_get("participant_id")?,
             media_leg_id: row.try_get("media_leg_id")?,
