@@ -642,3 +642,43 @@ async fn metrics_move_to_their_own_listener_when_one_is_configured() {
     assert_eq!(main.status(), 404, "not on the public port then");
     server.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn postgres_urls_with_sslmode_require_connect_over_tls() {
+    let cluster = tokio::task::spawn_blocking(pg::PgCluster::start_new_with_tls)
+        .await
+        .unwrap();
+    let store = Store::open(
+        &format!("{}?sslmode=require", cluster.url("postgres")),
+        &StoreOptions::default(),
+    )
+    .unwrap();
+    store.migrate().await.unwrap();
+    let Store::Postgres(pool) = &store else {
+        panic!("a postgres URL opens a PostgreSQL store")
+    };
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(encrypted, "the connection must be encrypted");
+    let writer = Writer::start(store.clone(), WriterConfig::default());
+    writer.submit(sample_report("acme", 1)).await.unwrap();
+    writer.shutdown().await;
+
+    // A server without TLS is refused rather than used in the clear.
+    let plain_cluster = tokio::task::spawn_blocking(|| pg::PgCluster::start_new(false))
+        .await
+        .unwrap();
+    let plain = Store::open(
+        &format!("{}?sslmode=require", plain_cluster.url("postgres")),
+        &StoreOptions {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(2),
+        },
+    )
+    .unwrap();
+    assert!(plain.ping().await.is_err());
+    drop((cluster, plain_cluster));
+}

@@ -68,6 +68,16 @@ impl PgCluster {
     /// Creates and starts a new cluster. `durable: false` turns fsync off,
     /// which is fine for tests; benchmarks keep it on.
     pub fn start_new(durable: bool) -> PgCluster {
+        Self::start_with(durable, false)
+    }
+
+    /// A cluster that also accepts TLS, with a fresh self-signed certificate
+    /// (made with the `openssl` command line tool).
+    pub fn start_new_with_tls() -> PgCluster {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(durable: bool, tls: bool) -> PgCluster {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let bin_dir = find_bin_dir();
         let as_postgres = is_root();
@@ -109,6 +119,11 @@ impl PgCluster {
         if !durable {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
+        if tls {
+            cluster.make_certificate();
+            settings
+                .push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        }
         let conf = cluster.data_dir.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
         text.push_str(&settings);
@@ -116,6 +131,43 @@ impl PgCluster {
         cluster.start();
         cluster.spawn_watchdog();
         cluster
+    }
+
+    /// A self-signed certificate and its key in the data directory, owned by
+    /// the server's user with the mode PostgreSQL demands of a key (0600).
+    fn make_certificate(&self) {
+        let (crt, key) = (
+            self.data_dir.join("server.crt"),
+            self.data_dir.join("server.key"),
+        );
+        run(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
+                .args(["-newkey", "rsa:2048", "-keyout"])
+                .arg(&key)
+                .arg("-out")
+                .arg(&crt),
+            "openssl req (install the openssl package)",
+        );
+        run(Command::new("chmod").arg("600").arg(&key), "chmod");
+        if self.as_postgres {
+            run(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&crt)
+                    .arg(&key),
+                "chown",
+            );
+        }
     }
 
     fn bin(&self, name: &str) -> PathBuf {
