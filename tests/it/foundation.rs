@@ -682,3 +682,60 @@ async fn postgres_urls_with_sslmode_require_connect_over_tls() {
     assert!(plain.ping().await.is_err());
     drop((cluster, plain_cluster));
 }
+
+/// The benchmark's baselines must do what they claim: the ceiling stores
+/// nothing, the naive mode stores each report with its own INSERT.
+#[tokio::test]
+async fn the_benchmark_ingest_modes_discard_or_insert_one_by_one() {
+    use base64::Engine;
+    use callq::app::{IngestMode, Server};
+    let tenant = support::TestTenant::new("acme");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        tenant.plivo_auth_id, tenant.plivo_auth_token
+    ));
+    for (mode, stored) in [(IngestMode::Discard, 0), (IngestMode::InsertPerRequest, 1)] {
+        let settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&tenant));
+        let server = Server::start_with(settings, mode).await.unwrap();
+        let r = reqwest::Client::new()
+            .post(format!(
+                "http://{}/v1/Call/{}/Feedback/",
+                server.addr(),
+                uuid::Uuid::new_v4()
+            ))
+            .header("authorization", format!("Basic {auth}"))
+            .body(r#"{"rating": 5}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{mode:?}");
+        assert_eq!(
+            server.state().store.count_reports("acme").await.unwrap(),
+            stored,
+            "{mode:?}"
+        );
+        assert_eq!(
+            server.state().writer.stats().transactions,
+            0,
+            "{mode:?} bypasses the writer"
+        );
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn large_payloads_are_compressed_with_lz4_on_postgres() {
+    let store = support::postgres_store().await;
+    let Store::Postgres(pool) = &store else {
+        panic!("a postgres store")
+    };
+    let methods: Vec<String> = sqlx::query_scalar(
+        "SELECT attcompression::text FROM pg_attribute \
+         WHERE attrelid = 'reports'::regclass \
+           AND attname IN ('raw_payload', 'media_quality_of_experience')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(methods, vec!["l".to_string(), "l".to_string()]);
+}
