@@ -12,7 +12,7 @@ mod read_sql;
 mod sqlite;
 mod writer;
 
-pub use writer::{Committed, WriteError, Writer, WriterConfig, WriterStats};
+pub use writer::{Committed, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats};
 
 use std::time::Duration;
 

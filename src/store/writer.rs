@@ -58,7 +58,13 @@ pub struct Committed {
     pub duplicate: bool,
 }
 
-/// Why a report was not committed. All are "try again later" for the client.
+/// Why a report was not committed.
+///
+/// The first three mean "not now": nothing was stored and every style
+/// answers 503 + Retry-After. `TenantBusy` is "not now, and you are the one
+/// filling the queue": 429 + Retry-After. The last three mean "never as
+/// sent": nothing was stored and every style answers a 4xx, so a client
+/// does not resend the same request forever.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     #[error("the write queue is full")]
@@ -67,17 +73,58 @@ pub enum WriteError {
     Unavailable,
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The tenant already holds its configured share of the write queue.
+    #[error("this tenant's share of the write queue is full")]
+    TenantBusy,
+    /// The database refused this report's content (not an outage): 400.
+    #[error("the report was refused by the database: {0}")]
+    Refused(String),
+    /// The idempotency key was used before for a different request: 422.
+    #[error("the idempotency key was already used for a different request")]
+    KeyReused,
+    /// The idempotency key cannot be used (too long, not text): 400.
+    #[error("the idempotency key is not usable: {0}")]
+    BadKey(String),
 }
 
 impl WriteError {
     /// Seconds a client should wait before retrying (the `Retry-After` value).
     pub fn retry_after_secs(&self) -> u64 {
         match self {
-            WriteError::Overloaded => 1,
-            WriteError::Unavailable => 5,
-            WriteError::ShuttingDown => 5,
+            WriteError::Overloaded | WriteError::TenantBusy => 1,
+            WriteError::Unavailable | WriteError::ShuttingDown => 5,
+            WriteError::Refused(_) | WriteError::KeyReused | WriteError::BadKey(_) => 0,
         }
     }
+
+    /// What the client is told, independent of the wire style.
+    pub fn answer(&self) -> WriteAnswer {
+        match self {
+            WriteError::Overloaded | WriteError::Unavailable | WriteError::ShuttingDown => {
+                WriteAnswer::RetryLater(self.retry_after_secs())
+            }
+            WriteError::TenantBusy => WriteAnswer::TooManyRequests(self.retry_after_secs()),
+            WriteError::Refused(reason) => WriteAnswer::BadRequest(reason.clone()),
+            WriteError::BadKey(reason) => WriteAnswer::BadIdempotencyKey(reason.clone()),
+            WriteError::KeyReused => WriteAnswer::KeyReused,
+        }
+    }
+}
+
+/// The four answers a [`WriteError`] can become; each style renders them in
+/// its own error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteAnswer {
+    /// 503 + Retry-After (seconds): nothing stored, try again.
+    RetryLater(u64),
+    /// 429 + Retry-After (seconds): this tenant is over its queue share.
+    TooManyRequests(u64),
+    /// 400: the content cannot be stored (the text says why).
+    BadRequest(String),
+    /// 400 naming the `Idempotency-Key` header.
+    BadIdempotencyKey(String),
+    /// 422: the idempotency key belongs to another request.
+    KeyReused,
 }
 
 /// Counters since start, for tests, benchmarks and logs.

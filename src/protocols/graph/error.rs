@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::http::REQUEST_ID;
+use crate::store::{WriteAnswer, WriteError};
 
 /// Graph's name for the request id header on responses.
 const GRAPH_REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
@@ -123,6 +124,33 @@ impl GraphError {
             ),
         )
         .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
+    /// What a failed write becomes in Graph's format: 503 or 429
+    /// (`TooManyRequests`, as Graph throttles) with Retry-After, 400 for
+    /// content the store refuses or an unusable `Idempotency-Key`, 422 for a
+    /// key reused with another request.
+    pub fn from_write(error: &WriteError) -> Self {
+        match error.answer() {
+            WriteAnswer::RetryLater(secs) => Self::unavailable(secs),
+            WriteAnswer::TooManyRequests(secs) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("Too many requests are waiting to be stored. Retry after {secs} seconds."),
+            )
+            .with_header(header::RETRY_AFTER, secs.to_string()),
+            WriteAnswer::BadRequest(reason) => {
+                Self::bad_request(format!("The request cannot be stored: {reason}."))
+            }
+            WriteAnswer::BadIdempotencyKey(reason) => {
+                Self::bad_request(format!("The Idempotency-Key header is invalid: {reason}."))
+            }
+            WriteAnswer::KeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UnprocessableEntity",
+                "This idempotency key was already used for a different request.",
+            ),
+        }
     }
 
     /// The response, correlated with the request whose `headers` are given.

@@ -64,7 +64,7 @@ async fn accept(
         .commit(report)
         .await
         .map(drop)
-        .map_err(|e| GraphError::unavailable(e.retry_after_secs()))
+        .map_err(|e| GraphError::from_write(&e))
 }
 
 /// Graph reads only JSON bodies; parameters (`charset`, `odata.metadata`, …)

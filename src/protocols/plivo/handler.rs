@@ -76,9 +76,7 @@ async fn accept(
         Ok(committed) => Ok(Posted::new(committed.id)),
         Err(e) => {
             tracing::warn!(error = %e, "plivo feedback not stored");
-            Err(PlivoError::Unavailable {
-                retry_after_secs: e.retry_after_secs(),
-            })
+            Err(PlivoError::from_write(&e))
         }
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::request::NOTES_MAX_CHARS;
+use crate::store::{WriteAnswer, WriteError};
 
 /// Plivo's success text for a stored feedback.
 pub const POSTED: &str = "Feedback has been posted";
@@ -30,6 +31,11 @@ pub const INVALID_RATING: &str = "Rating has to be a float between 1 -5";
 pub const INVALID_ISSUES: &str = "Issues have to be an array of one or more than one of the following: AUDIO_LAG, BROKEN_AUDIO, CALL_DROPPPED, CALLERID_ISSUES, DIGITS_NOT_CAPTURED, ECHO, HIGH_CONNECT_TIME, LOW_AUDIO_LEVEL, ONE_WAY_AUDIO, OTHERS, ROBOTIC_AUDIO";
 /// callq's own 400 text: Plivo documents no answer for a body that is not JSON.
 pub const MALFORMED_BODY: &str = "Request body has to be a JSON object";
+/// callq's own 429 text (Plivo's APIs answer 429 "too many requests").
+pub const TOO_MANY_REQUESTS: &str = "Too many requests, please retry later";
+/// callq's own 422 text for an `Idempotency-Key` reused with another body.
+pub const IDEMPOTENCY_KEY_REUSED: &str =
+    "Idempotency-Key has already been used for a different request";
 /// callq's own 503 text (database down, write queue full, request timed out).
 pub const UNAVAILABLE: &str = "Service temporarily unavailable, please retry later";
 
@@ -41,11 +47,25 @@ pub enum PlivoError {
     BadCallUuid,
     MethodNotAllowed,
     MalformedBody,
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        limit: usize,
+    },
     InvalidRating,
     InvalidIssues,
     InvalidNotes,
-    Unavailable { retry_after_secs: u64 },
+    Unavailable {
+        retry_after_secs: u64,
+    },
+    /// 429: this account has too many feedbacks waiting to be stored.
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
+    /// 400: the content cannot be stored (callq's own text).
+    Unstorable(String),
+    /// 400: the `Idempotency-Key` header cannot be used.
+    BadIdempotencyKey(String),
+    /// 422: the `Idempotency-Key` was used before for another request.
+    IdempotencyKeyReused,
 }
 
 impl PlivoError {
@@ -60,6 +80,9 @@ impl PlivoError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             PlivoError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PlivoError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PlivoError::Unstorable(_) | PlivoError::BadIdempotencyKey(_) => StatusCode::BAD_REQUEST,
+            PlivoError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -80,6 +103,27 @@ impl PlivoError {
                 format!("Notes has to be text of at most {NOTES_MAX_CHARS} characters")
             }
             PlivoError::Unavailable { .. } => UNAVAILABLE.into(),
+            PlivoError::TooManyRequests { .. } => TOO_MANY_REQUESTS.into(),
+            PlivoError::Unstorable(reason) => format!("Feedback cannot be stored: {reason}"),
+            PlivoError::BadIdempotencyKey(reason) => {
+                format!("Idempotency-Key header is invalid: {reason}")
+            }
+            PlivoError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED.into(),
+        }
+    }
+
+    /// What a failed write becomes in Plivo's format.
+    pub fn from_write(error: &WriteError) -> PlivoError {
+        match error.answer() {
+            WriteAnswer::RetryLater(retry_after_secs) => {
+                PlivoError::Unavailable { retry_after_secs }
+            }
+            WriteAnswer::TooManyRequests(retry_after_secs) => {
+                PlivoError::TooManyRequests { retry_after_secs }
+            }
+            WriteAnswer::BadRequest(reason) => PlivoError::Unstorable(reason),
+            WriteAnswer::BadIdempotencyKey(reason) => PlivoError::BadIdempotencyKey(reason),
+            WriteAnswer::KeyReused => PlivoError::IdempotencyKeyReused,
         }
     }
 }
@@ -109,7 +153,8 @@ impl IntoResponse for PlivoError {
             PlivoError::MethodNotAllowed => {
                 headers.insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             }
-            PlivoError::Unavailable { retry_after_secs } => {
+            PlivoError::Unavailable { retry_after_secs }
+            | PlivoError::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, retry_after_secs.into());
             }
             _ => {}

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::enums::{ErrorCode, ErrorSubcode};
 use super::media::{Format, MediaType};
 use super::{UCWA_NAMESPACE, stamp};
+use crate::store::{WriteAnswer, WriteError};
 
 /// A refused request, ready to be written in the client's format.
 #[derive(Debug, Clone)]
@@ -174,6 +175,43 @@ impl UcwaError {
             "The service is temporarily unable to store the request; retry later.",
         )
         .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
+    /// What a failed write becomes in UCWA's format: 503 or 429 with
+    /// Retry-After, 400 for content the store refuses or an unusable
+    /// `Idempotency-Key`, 422 (`Conflict`/`UnprocessableEntity`; UCWA has no
+    /// code of its own for 422) for a key reused with another request.
+    pub fn from_write(error: &WriteError) -> UcwaError {
+        match error.answer() {
+            WriteAnswer::RetryLater(secs) => UcwaError::unavailable(secs),
+            WriteAnswer::TooManyRequests(secs) => UcwaError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyRequests,
+                "Too many requests from this application are waiting to be stored; retry later.",
+            )
+            .with_header(header::RETRY_AFTER, secs.to_string()),
+            WriteAnswer::BadRequest(reason) => UcwaError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                format!("The request cannot be stored: {}.", bounded(&reason, 200)),
+            ),
+            WriteAnswer::BadIdempotencyKey(reason) => {
+                let mut e = UcwaError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadRequest,
+                    format!("Header 'Idempotency-Key' is invalid: {reason}."),
+                )
+                .with_subcode(ErrorSubcode::ParameterValidationFailure);
+                e.parameters.push(("Idempotency-Key".to_owned(), reason));
+                e
+            }
+            WriteAnswer::KeyReused => UcwaError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Conflict,
+                "This idempotency key was already used for a different request.",
+            )
+            .with_subcode(ErrorSubcode::UnprocessableEntity),
+        }
     }
 
     /// The response, with the body in `media`'s format.

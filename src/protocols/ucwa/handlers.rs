@@ -160,7 +160,7 @@ async fn ingest(
     state
         .commit(report)
         .await
-        .map_err(|e| UcwaError::unavailable(e.retry_after_secs()))?;
+        .map_err(|e| UcwaError::from_write(&e))?;
     Ok(())
 }
 
