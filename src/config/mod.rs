@@ -38,7 +38,9 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` is written by hand (below) so that it never prints the database
+/// password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP server listens on.
@@ -65,6 +67,31 @@ pub struct Settings {
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
     pub tenants: Vec<Tenant>,
+}
+
+/// Every setting as it serializes, but `database_url` through
+/// [`redact_url`](crate::store::redact_url) and the tenants through their own
+/// `Debug` (secrets as `Secret(***)`). Going through serde means a setting
+/// added later is printed without anyone having to remember this impl.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut fields = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        fields.remove("tenants");
+        if let Some(url) = &self.database_url {
+            fields.insert(
+                "database_url".into(),
+                crate::store::redact_url(url).into(),
+            );
+        }
+        let mut out = f.debug_struct("Settings");
+        for (name, value) in &fields {
+            out.field(name, &format_args!("{value}"));
+        }
+        out.field("tenants", &self.tenants).finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,6 +445,34 @@ mod tests {
         assert_eq!(format!("{plain:?}"), "Secret(***)");
         assert!("short".parse::<Secret>().is_err());
         assert!("sha256:abcd".parse::<Secret>().is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_the_database_password() {
+        let s = Settings {
+            database_url: Some(
+                "postgres://callq:hunter2-url@db/callq?sslpassword=hunter2-query".into(),
+            ),
+            tenants: vec![Tenant {
+                id: "a".into(),
+                ucwa: vec![],
+                graph: vec![],
+                plivo: vec![PlivoCredential {
+                    auth_id: "MAAAAAAAAAAAAAAAAAAA".into(),
+                    auth_token: "a-long-enough-plivo-token".parse().unwrap(),
+                }],
+                ops: vec![],
+            }],
+            ..Settings::default()
+        };
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("callq:***@db"), "{printed}");
+        assert!(printed.contains("Secret(***)"), "{printed}");
+        assert!(printed.contains("queue_capacity: 8192"), "{printed}");
+        assert!(!printed.contains(&s.tenants[0].plivo[0].auth_token.to_config_string()));
+        let pretty = format!("{s:#?}");
+        assert!(!pretty.contains("hunter2"), "{pretty}");
     }
 
     #[test]
