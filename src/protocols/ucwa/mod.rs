@@ -13,9 +13,9 @@ mod auth;
 mod enums;
 mod error;
 mod handlers;
-mod input;
+pub(crate) mod input;
 mod media;
-mod qoe;
+pub(crate) mod qoe;
 mod session;
 
 use axum::Router;
