@@ -25,13 +25,19 @@ use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
 use crate::model::Report;
-use crate::store::{Committed, Store, StoreError, StoreOptions, WriteError, Writer, WriterConfig};
+use crate::store::{
+    Committed, ReadOptions, Store, StoreError, StoreOptions, WriteError, Writer, WriterConfig,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub writer: Writer,
+    /// The writer's database pool: ingestion only.
     pub store: Store,
+    /// The read API's own pool, with a statement timeout (see
+    /// `store::ReadOptions`): reads cannot take the writer's connections.
+    pub reads: Store,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
     /// How accepted reports are written. Always [`IngestMode::GroupCommit`]
@@ -240,6 +246,14 @@ impl Server {
             },
         )?;
         migrate_with_retry(&store).await?;
+        let reads = Store::open_read(
+            settings.database_url(),
+            &ReadOptions {
+                max_connections: settings.database_read_max_connections,
+                acquire_timeout: Duration::from_secs(3),
+                statement_timeout: Duration::from_secs(settings.read_statement_timeout_secs),
+            },
+        )?;
         let writer = Writer::start(
             store.clone(),
             WriterConfig {
@@ -253,6 +267,7 @@ impl Server {
         let state = AppState {
             writer,
             store,
+            reads,
             credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
             settings: Arc::new(settings.clone()),
             ingest_mode,
@@ -331,6 +346,7 @@ impl Server {
             let _ = task.await;
         }
         self.state.writer.shutdown().await;
+        self.state.reads.close().await;
         self.state.store.close().await;
         tracing::info!("callq stopped");
     }

@@ -36,6 +36,9 @@ const ENV_KEYS: &[&str] = &[
     "flushes_in_flight",
     "flush_timeout_secs",
     "log_format",
+    // Read-side isolation (issue 10 item 6).
+    "database_read_max_connections",
+    "read_statement_timeout_secs",
 ];
 
 /// `Debug` is written by hand (below) so that it never prints the database
@@ -67,6 +70,14 @@ pub struct Settings {
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
     pub tenants: Vec<Tenant>,
+    // --- Read-side isolation (issue 10 item 6): the read API's own pool. ---
+    /// Connections of the read API's own pool, apart from the writer's
+    /// `database_max_connections`, so reads can never starve ingestion.
+    pub database_read_max_connections: u32,
+    /// A read statement running longer is cancelled (PostgreSQL
+    /// `statement_timeout`; SQLite: interrupted by a progress handler) and
+    /// the read answered 503.
+    pub read_statement_timeout_secs: u64,
 }
 
 /// Every setting as it serializes, but `database_url` through
@@ -81,10 +92,7 @@ impl std::fmt::Debug for Settings {
         };
         fields.remove("tenants");
         if let Some(url) = &self.database_url {
-            fields.insert(
-                "database_url".into(),
-                crate::store::redact_url(url).into(),
-            );
+            fields.insert("database_url".into(), crate::store::redact_url(url).into());
         }
         let mut out = f.debug_struct("Settings");
         for (name, value) in &fields {
@@ -117,6 +125,8 @@ impl Default for Settings {
             flush_timeout_secs: 10,
             log_format: LogFormat::Text,
             tenants: Vec::new(),
+            database_read_max_connections: 4,
+            read_statement_timeout_secs: 10,
         }
     }
 }
@@ -355,6 +365,11 @@ pub fn validate(s: &Settings) -> Result<(), String> {
     if s.max_batch == 0 || s.queue_capacity == 0 || s.flushes_in_flight == 0 {
         return Err(
             "keys `max_batch`, `queue_capacity`, `flushes_in_flight`: must be at least 1".into(),
+        );
+    }
+    if s.database_read_max_connections == 0 || s.read_statement_timeout_secs == 0 {
+        return Err(
+            "keys `database_read_max_connections`, `read_statement_timeout_secs`: must be at least 1".into(),
         );
     }
     if s.queue_max_bytes < (2 << 20) {

@@ -4,14 +4,18 @@
 //! call it to write directly: they go through the group-commit [`Writer`],
 //! which batches many requests' reports into one transaction.
 
+mod call_view;
 mod columns;
 mod postgres;
 pub mod query;
 mod read;
+mod read_pool;
 mod read_sql;
 mod sqlite;
 mod writer;
 
+pub use call_view::CallReport;
+pub use read_pool::ReadOptions;
 pub use writer::{Committed, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats};
 
 use std::time::Duration;
@@ -82,13 +86,16 @@ fn is_transient(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             // PostgreSQL class 08 (connection exception), 57P0x (admin
             // shutdown, crash shutdown, cannot connect now), 53 (insufficient
-            // resources); SQLite 5/6 (BUSY/LOCKED).
+            // resources), 57014 (statement cancelled: statement_timeout);
+            // SQLite 5/6 (BUSY/LOCKED), 9 (INTERRUPT: the read pool's deadline).
             let code = db.code().unwrap_or_default();
             code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53")
+                || code == "57014"
                 || code == "5"
                 || code == "6"
+                || code == "9"
         }
         _ => false,
     }

@@ -7,5 +7,6 @@ mod api;
 mod end_to_end;
 mod foundation;
 mod graph;
+mod isolation;
 mod plivo;
 mod ucwa;
