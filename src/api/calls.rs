@@ -273,6 +273,55 @@ mod tests {
         assert_eq!(s.streams, 2);
     }
 
+    fn call_report(raw: &str) -> CallReport {
+        CallReport {
+            report: Report::new("t", Protocol::Plivo, Kind::Feedback, "c", raw),
+            raw_payload_bytes: raw.len() as i64,
+            raw_payload_omitted: false,
+            media_quality_of_experience_bytes: None,
+            media_quality_of_experience_omitted: false,
+        }
+    }
+
+    #[test]
+    fn the_newest_reports_that_fit_the_budget_are_listed_oldest_first() {
+        let reports: Vec<CallReport> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| call_report(&n.repeat(100)))
+            .collect();
+        let one = serde_json::to_vec(&listed(reports[0].clone()))
+            .unwrap()
+            .len()
+            + 1;
+        let (kept, omitted) = within_budget(reports.clone(), 2 * one + one / 2);
+        assert_eq!(omitted, 2);
+        let raws: Vec<&str> = kept
+            .iter()
+            .map(|r| &r["raw_payload"].as_str().unwrap()[..1])
+            .collect();
+        assert_eq!(raws, ["c", "d"], "the newest, oldest first");
+        let (kept, omitted) = within_budget(reports.clone(), usize::MAX);
+        assert_eq!((kept.len(), omitted), (4, 0));
+        let (kept, omitted) = within_budget(reports, 10);
+        assert_eq!((kept.len(), omitted), (0, 4));
+    }
+
+    #[test]
+    fn a_large_text_is_replaced_by_its_size() {
+        let mut r = call_report("");
+        r.raw_payload_bytes = 5000;
+        r.raw_payload_omitted = true;
+        r.media_quality_of_experience_bytes = Some(7000);
+        r.media_quality_of_experience_omitted = true;
+        let fields = listed(r);
+        assert!(!fields.contains_key("raw_payload"));
+        assert!(!fields.contains_key("media_quality_of_experience"));
+        assert_eq!(fields["raw_payload_truncated"], true);
+        assert_eq!(fields["raw_payload_bytes"], 5000);
+        assert_eq!(fields["media_quality_of_experience_truncated"], true);
+        assert_eq!(fields["media_quality_of_experience_bytes"], 7000);
+    }
+
     #[test]
     fn no_reports_no_summary() {
         assert!(summarize(&[]).is_none());

@@ -40,7 +40,7 @@ fn call_uuid(i: usize) -> String {
 #[tokio::test]
 async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, &[acme.clone()]);
+    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
     settings.database_read_max_connections = 2;
     let server = TestServer::start(settings).await;
     let state = server.server.state().clone();
@@ -136,7 +136,7 @@ async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
 async fn a_read_past_its_statement_timeout_answers_503_json() {
     let acme = TestTenant::new("acme");
     let url = pg::fresh_database().await;
-    let mut settings = support::settings(url.clone(), &[acme.clone()]);
+    let mut settings = support::settings(url.clone(), std::slice::from_ref(&acme));
     settings.read_statement_timeout_secs = 1;
     let server = TestServer::start(settings).await;
     let state = server.server.state().clone();
@@ -255,7 +255,7 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("view.db").display());
     for url in [pg::fresh_database().await, sqlite] {
-        let server = TestServer::start(support::settings(url, &[acme.clone()])).await;
+        let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
         let state = server.server.state().clone();
         let small = plivo_report(&acme.id, "big-call", r#"{"rating": 4}"#.into());
         let large_raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "é".repeat(3000));
