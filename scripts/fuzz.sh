@@ -28,6 +28,16 @@ max_len() {
     esac
 }
 
+# Token dictionaries: XML names for the XML decoders, JSON keys and values
+# for the JSON ones, designators and separators for the duration parser.
+dict_of() {
+    case "$1" in
+        ucwa_xml | ms_qoe) echo "-dict=fuzz/dicts/xml.dict" ;;
+        ucwa_json | graph_body | plivo_body) echo "-dict=fuzz/dicts/json.dict" ;;
+        graph_duration) echo "-dict=fuzz/dicts/duration.dict" ;;
+    esac
+}
+
 flags=(--sanitizer none --debug-assertions)
 cargo +nightly fuzz build "${flags[@]}"
 
@@ -38,7 +48,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     if cargo +nightly fuzz run "${flags[@]}" "$t" \
         "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-        -runs="$runs" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
+        -runs="$runs" -max_len="$(max_len "$t")" "$(dict_of "$t")" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else
