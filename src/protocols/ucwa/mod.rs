@@ -7,7 +7,8 @@
 //! - `input`: JSON and XML input decoding; `session`: the resource rendering;
 //! - `media`: content negotiation; `error`: the error body; `auth`: tokens,
 //!   scopes and the 401 challenges; `enums`: ErrorCode, ErrorSubcode,
-//!   SessionState; `qoe`: MS-QoE stream extraction from the feedback's QoE text.
+//!   SessionState; `qoe`: MS-QoE stream extraction from the feedback's QoE text;
+//! - `xml_bounds`: the caps that keep both XML readers linear.
 
 mod auth;
 mod enums;
@@ -17,6 +18,7 @@ mod input;
 mod media;
 mod qoe;
 mod session;
+mod xml_bounds;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
