@@ -121,3 +121,78 @@ impl<S: Send + Sync> FromRequestParts<S> for BodyLimit {
             .unwrap_or(BodyLimit(1 << 20)))
     }
 }
+
+/// Bodies at least this large are decoded on the blocking pool rather than
+/// on an async worker thread. Real requests of every style are far smaller
+/// (a UCWA feedback with an MS-QoE report is a few KiB; a Graph body with a
+/// dozen streams about 6 KiB), so they keep the cheaper inline path.
+pub const OFF_THREAD_DECODE_BYTES: usize = 16 * 1024;
+
+/// How many large bodies may be decoded at once: twice the CPUs, so that a
+/// burst of large (or hostile) bodies queues here instead of occupying every
+/// blocking thread, while a multi-core machine still decodes in parallel.
+fn decode_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cpus * 2)
+    })
+}
+
+/// Runs `decode` (CPU-bound work on a body of `body_len` bytes) where it
+/// cannot stall the async workers: inline for small bodies, else on the
+/// blocking pool under a shared semaphore. `/healthz`, other tenants and
+/// other requests keep being served while a large body is decoded; the
+/// decoders' own caps keep each decode linear and bounded.
+///
+/// A panic inside `decode` is resumed here, so it reaches the same
+/// panic-catching layer as a panic in the handler itself would.
+pub async fn decode_off_thread<T, F>(body_len: usize, decode: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if body_len < OFF_THREAD_DECODE_BYTES {
+        return decode();
+    }
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = decode_permits().acquire().await;
+    match tokio::task::spawn_blocking(decode).await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a decoding task was cancelled: {e}"),
+    }
+}
+
+/// The content codings callq decodes (RFC 9110 §8.4.1), lower-case.
+pub const CONTENT_CODINGS: [&str; 3] = ["gzip", "deflate", "br"];
+
+/// Normalizes `Content-Encoding` before the decompression layer sees it:
+/// codings are case-insensitive (`GZIP` is gzip), `identity` means none, and
+/// gzip, deflate and br are decoded. Anything else (another coding, or a list
+/// of several) cannot be read and is answered 415 in the format of the style
+/// that owns the path, instead of the decompression layer's bare empty 415.
+pub async fn content_encoding(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let Some(value) = req.headers().get(header::CONTENT_ENCODING) else {
+        return next.run(req).await;
+    };
+    let coding = value
+        .to_str()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if coding.is_empty() || coding == "identity" {
+        req.headers_mut().remove(header::CONTENT_ENCODING);
+    } else if let Some(known) = CONTENT_CODINGS.iter().find(|c| **c == coding) {
+        req.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static(known),
+        );
+    } else {
+        let shown = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        return crate::protocols::unsupported_encoding(req.uri().path(), req.headers(), &shown);
+    }
+    next.run(req).await
+}

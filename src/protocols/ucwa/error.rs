@@ -167,6 +167,19 @@ impl UcwaError {
         .with_subcode(ErrorSubcode::UnsupportedMediaType)
     }
 
+    /// 415: a `Content-Encoding` callq cannot decode.
+    pub fn unsupported_encoding(coding: &str) -> UcwaError {
+        UcwaError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "Content-Encoding '{}' is not supported; send the body uncompressed or with gzip, deflate or br.",
+                bounded(coding, 100)
+            ),
+        )
+        .with_subcode(ErrorSubcode::UnsupportedMediaType)
+    }
+
     /// 503: the report could not be stored now; retry after `retry_after_secs`.
     pub fn unavailable(retry_after_secs: u64) -> UcwaError {
         UcwaError::new(

@@ -52,7 +52,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{AUDIO_VIDEO}/audioVideoSession"),
-            get(handlers::audio_video_session).fallback(handlers::get_only),
+            // UCWA resources answer GET only; axum would otherwise answer
+            // HEAD with the GET handler.
+            get(handlers::audio_video_session)
+                .head(handlers::get_only)
+                .fallback(handlers::get_only),
         )
         .route("/ucwa/{*rest}", any(handlers::not_found))
 }
@@ -60,6 +64,11 @@ pub fn router() -> Router<AppState> {
 /// 503 + Retry-After in this style's error body.
 pub fn unavailable(headers: &HeaderMap, retry_after_secs: u64) -> Response {
     error::UcwaError::unavailable(retry_after_secs).render(media::reply_type(headers))
+}
+
+/// 415 for a `Content-Encoding` callq cannot decode, in this style's error body.
+pub fn unsupported_encoding(headers: &HeaderMap, coding: &str) -> Response {
+    error::UcwaError::unsupported_encoding(coding).render(media::reply_type(headers))
 }
 
 /// Adds the headers every UCWA response carries: the served resource
