@@ -662,6 +662,18 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
         let message = graph_error(response, 415, "RequestBodyRead").await;
         assert!(message.contains("content encoding"), "{message}");
     }
+    // Paths no style owns get the ops API's JSON error.
+    let response = server
+        .client
+        .get(server.url("/api/v1/reports"))
+        .bearer_auth(&acme.ops_token)
+        .header("content-encoding", "zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_media_type", "{body}");
     // A compressed body still counts against the limit once decompressed.
     let bomb = gzip(&vec![b' '; 4 << 20]);
     let response = plivo(&server, &acme, bomb)
