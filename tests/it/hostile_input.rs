@@ -662,6 +662,14 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
         let message = graph_error(response, 415, "RequestBodyRead").await;
         assert!(message.contains("content encoding"), "{message}");
     }
+    // Two header lines are two codings, refused like a list in one line.
+    let response = plivo(&server, &acme, gzip(feedback))
+        .header("content-encoding", "gzip")
+        .header("content-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    plivo_error(response, 415).await;
     // Paths no style owns get the ops API's JSON error.
     let response = server
         .client
