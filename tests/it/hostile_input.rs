@@ -177,6 +177,28 @@ async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
     .unwrap();
     let e = ucwa_error(response, 400, "ParameterValidationFailure").await;
     assert!(e["parameters"]["errorCode"].is_string(), "{e}");
+    // The XML form of that error, which echoes the value, stays well-formed.
+    let response = ucwa(
+        server,
+        acme,
+        &format!("{AV}/reportMediaDiagnostics"),
+        "application/json",
+        body,
+    )
+    .header("accept", "application/xml")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let xml = response.text().await.unwrap();
+    assert!(
+        xml.contains("<subcode>ParameterValidationFailure</subcode>"),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains('\0') && xml.contains("BadRequest\u{FFFD}"),
+        "{xml:?}"
+    );
 
     let mut body = graph_body(vec![graph_stream()]);
     body["quality"]["deviceName"] = json!("Test\u{0}Agent");
