@@ -7,5 +7,6 @@ mod api;
 mod end_to_end;
 mod foundation;
 mod graph;
+mod hostile_input;
 mod plivo;
 mod ucwa;
