@@ -8,7 +8,8 @@
 //! function must return normally for every input: a panic, a hang or a
 //! blow-up in time or memory is a bug the fuzzer reports. Besides, what a
 //! decoder accepts is checked against what the store and the read API rely
-//! on ([`check_stream`], [`graph_duration`], [`plivo_body`]): an `assert!`
+//! on (no raw U+0000 in an accepted body, [`check_stream`],
+//! [`graph_duration`], [`plivo_body`]): an `assert!`
 //! here failing is a finding too.
 
 use crate::model::MediaStream;
@@ -24,10 +25,21 @@ const UCWA_PROPERTIES: &[&str] = &[
     "errorSubcode",
 ];
 
+/// The store keeps an accepted body verbatim as the raw payload, and relies
+/// on every decoder refusing a body with a raw U+0000, which PostgreSQL
+/// cannot store (see `model::text`).
+fn check_accepted_body(body: &str) {
+    assert!(
+        !body.contains('\0'),
+        "a body with a raw U+0000 was accepted"
+    );
+}
+
 /// What the UCWA handlers do with a decoded input: read each property and
 /// extract the streams of a QoE document, as `publishCallQualityFeedback` does.
-fn use_ucwa_input(decoded: Result<input::Input, input::DecodeError>) {
+fn use_ucwa_input(body: &str, decoded: Result<input::Input, input::DecodeError>) {
     let Ok(input) = decoded else { return };
+    check_accepted_body(body);
     for name in UCWA_PROPERTIES {
         if let Ok(Some(text)) = input.optional_text(name)
             && *name == "mediaQualityOfExperience"
@@ -99,14 +111,14 @@ fn check_streams(streams: &[MediaStream]) {
 /// A UCWA JSON input body (`application/json`).
 pub fn ucwa_json(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        use_ucwa_input(input::decode_json(text));
+        use_ucwa_input(text, input::decode_json(text));
     }
 }
 
 /// A UCWA XML input body (`application/xml`).
 pub fn ucwa_xml(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        use_ucwa_input(input::decode_xml(text));
+        use_ucwa_input(text, input::decode_xml(text));
     }
 }
 
@@ -125,6 +137,7 @@ pub fn graph_body(data: &[u8]) {
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data)
         && let Ok(mut q) = quality::decode_body(&json)
     {
+        check_accepted_body(&String::from_utf8_lossy(data));
         q.streams.iter_mut().for_each(crate::model::mos::annotate);
         check_streams(&q.streams);
     }
@@ -149,6 +162,7 @@ pub fn plivo_body(data: &[u8]) {
     if let Ok(text) = request::body_text(data)
         && let Ok(feedback) = request::decode(text)
     {
+        check_accepted_body(text);
         assert!(
             (1.0..=5.0).contains(&feedback.rating),
             "rating {} accepted",
