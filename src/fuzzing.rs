@@ -182,7 +182,8 @@ mod tests {
     /// generated input.
     #[test]
     fn every_seed_passes_its_target() {
-        let targets: [(&str, fn(&[u8])); 6] = [
+        type Target = (&'static str, fn(&[u8]));
+        let targets: [Target; 6] = [
             ("ucwa_json", super::ucwa_json),
             ("ucwa_xml", super::ucwa_xml),
             ("ms_qoe", super::ms_qoe),
