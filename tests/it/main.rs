@@ -9,4 +9,5 @@ mod foundation;
 mod graph;
 mod hostile_input;
 mod plivo;
+mod quality;
 mod ucwa;
