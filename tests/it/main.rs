@@ -10,4 +10,5 @@ mod graph;
 mod hostile_input;
 mod isolation;
 mod plivo;
+mod quality;
 mod ucwa;
