@@ -44,7 +44,7 @@ fn use_ucwa_input(body: &str, decoded: Result<input::Input, input::DecodeError>)
         if let Ok(Some(text)) = input.optional_text(name)
             && *name == "mediaQualityOfExperience"
         {
-            check_streams(&qoe::extract_streams(text));
+            check_streams(qoe::extract_streams(text));
         }
     }
 }
@@ -104,8 +104,14 @@ pub fn check_stream(s: &MediaStream) {
     }
 }
 
-fn check_streams(streams: &[MediaStream]) {
-    streams.iter().for_each(check_stream);
+/// Derives what `AppState::commit` derives for every accepted report (E-model
+/// MOS, CQD class) and checks the result.
+fn check_streams(mut streams: Vec<MediaStream>) {
+    for stream in &mut streams {
+        crate::model::mos::annotate(stream);
+        crate::model::quality::annotate(stream);
+        check_stream(stream);
+    }
 }
 
 /// A UCWA JSON input body (`application/json`).
@@ -125,21 +131,20 @@ pub fn ucwa_xml(data: &[u8]) {
 /// An MS-QoE document, as found in `mediaQualityOfExperience`.
 pub fn ms_qoe(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        check_streams(&qoe::extract_streams(text));
+        check_streams(qoe::extract_streams(text));
     }
 }
 
 /// A Microsoft Graph `logTeleconferenceDeviceQuality` body: parsed as the
-/// handler parses it, decoded into a `DeviceQuality`, and its audio streams
-/// given their E-model MOS as the handler does.
+/// handler parses it, decoded into a `DeviceQuality`, and its streams given
+/// what every accepted report gets (E-model MOS, CQD class).
 pub fn graph_body(data: &[u8]) {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data)
-        && let Ok(mut q) = quality::decode_body(&json)
+        && let Ok(q) = quality::decode_body(&json)
     {
         check_accepted_body(&String::from_utf8_lossy(data));
-        q.streams.iter_mut().for_each(crate::model::mos::annotate);
-        check_streams(&q.streams);
+        check_streams(q.streams);
     }
 }
 
