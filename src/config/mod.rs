@@ -36,6 +36,8 @@ const ENV_KEYS: &[&str] = &[
     "flushes_in_flight",
     "flush_timeout_secs",
     "log_format",
+    // writer truth
+    "retry_window_secs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,11 +62,18 @@ pub struct Settings {
     pub max_batch: usize,
     /// Transactions the writer runs at once.
     pub flushes_in_flight: usize,
-    /// A transaction slower than this fails its reports with 503.
+    /// Longest a transaction may take: PostgreSQL rolls back a statement
+    /// after 3/4 of it (`statement_timeout`) and stops waiting for a lock
+    /// after half of it (`lock_timeout`); its reports are then answered 503.
     pub flush_timeout_secs: u64,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
     pub tenants: Vec<Tenant>,
+    // writer truth (issue 10 item 4)
+    /// An identical keyless request (tenant, style, operation, path, body)
+    /// within this many seconds is a retry: same answer, stored once.
+    /// 0 turns keyless retry detection off.
+    pub retry_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +99,7 @@ impl Default for Settings {
             flush_timeout_secs: 10,
             log_format: LogFormat::Text,
             tenants: Vec::new(),
+            retry_window_secs: 600,
         }
     }
 }
