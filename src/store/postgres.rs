@@ -269,6 +269,7 @@ pub(super) async fn insert_batch(
     let mut s = StreamColumns::default();
     let mut k = ClaimColumns::default();
     let mut report_claims: Vec<Option<Vec<u8>>> = Vec::with_capacity(plan.leaders.len());
+    let mut claimed = Vec::new();
     for &i in &plan.leaders {
         let r = &reports[i];
         c.push(r);
@@ -277,13 +278,20 @@ pub(super) async fn insert_batch(
         }
         report_claims.push(plan.claims[i].as_ref().map(|claim| claim.key.clone()));
         if let Some(claim) = &plan.claims[i] {
-            k.tenant.push(claim.tenant.clone());
-            k.claim.push(claim.key.clone());
-            k.fingerprint.push(claim.fingerprint.map(|f| f.to_vec()));
-            k.report_id.push(r.id);
-            k.received_at.push(r.received_at);
-            k.keyed.push(claim.keyed);
+            claimed.push((claim, r));
         }
+    }
+    // Claims are taken in one global order, so two concurrent flushes that
+    // share claims (a retry arriving while its first attempt is in flight)
+    // wait for each other instead of deadlocking.
+    claimed.sort_unstable_by(|(a, _), (b, _)| (&a.tenant, &a.key).cmp(&(&b.tenant, &b.key)));
+    for (claim, r) in claimed {
+        k.tenant.push(claim.tenant.clone());
+        k.claim.push(claim.key.clone());
+        k.fingerprint.push(claim.fingerprint.map(|f| f.to_vec()));
+        k.report_id.push(r.id);
+        k.received_at.push(r.received_at);
+        k.keyed.push(claim.keyed);
     }
     let [
         f0,

@@ -8,4 +8,5 @@ mod end_to_end;
 mod foundation;
 mod graph;
 mod plivo;
+mod truth;
 mod ucwa;
