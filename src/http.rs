@@ -70,34 +70,31 @@ impl RequestMeta {
 
     /// Copies these facts into `report`, and fingerprints the request: the
     /// report's style and operation (protocol and kind), this request's
-    /// method, path and query, and its body (the raw payload).
+    /// method, path and query, its `Content-Type` (which says how the body
+    /// is read) and its body (the raw payload).
     pub fn apply(&self, report: &mut Report) {
         report.request_id = self.request_id.clone();
         report.idempotency_key = self.idempotency_key.clone();
         report.user_agent = self.user_agent.clone();
         report.content_type = self.content_type.clone();
-        report.fingerprint = Some(fingerprint(
-            report.protocol.as_str(),
-            report.kind.as_str(),
-            &self.target,
+        report.fingerprint = Some(fingerprint(&[
+            report.protocol.as_str().as_bytes(),
+            report.kind.as_str().as_bytes(),
+            self.target.as_bytes(),
+            self.content_type.as_deref().unwrap_or_default().as_bytes(),
             report.raw_payload.as_bytes(),
-        ));
+        ]));
     }
 }
 
 /// SHA-256 over the parts that make two requests the same request. Each
 /// part is length-prefixed, so no two different requests hash the same
 /// input (`"ab" + "c"` vs `"a" + "bc"`).
-pub fn fingerprint(style: &str, operation: &str, target: &str, body: &[u8]) -> [u8; 32] {
+pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     hash.update(b"callq request v1");
-    for part in [
-        style.as_bytes(),
-        operation.as_bytes(),
-        target.as_bytes(),
-        body,
-    ] {
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
@@ -167,5 +164,88 @@ impl<S: Send + Sync> FromRequestParts<S> for BodyLimit {
             .get::<BodyLimit>()
             .copied()
             .unwrap_or(BodyLimit(1 << 20)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_every_part_apart() {
+        let base = fingerprint(&[
+            b"plivo",
+            b"feedback",
+            b"POST /v1/x",
+            b"application/json",
+            b"{}",
+        ]);
+        assert_eq!(
+            base,
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{}"
+            ])
+        );
+        for other in [
+            fingerprint(&[
+                b"graph",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/y",
+                b"application/json",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/xml",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{ }",
+            ]),
+            // Moving bytes from one part to the next is another request.
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/",
+                b"xapplication/json",
+                b"{}",
+            ]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn keys_are_kept_whole_and_unreadable_ones_are_not_dropped() {
+        let mut headers = HeaderMap::new();
+        let long = "k".repeat(300);
+        headers.insert("idempotency-key", long.parse().unwrap());
+        let uri: Uri = "/v1/Call/x/Feedback/?a=1".parse().unwrap();
+        let meta = RequestMeta::from_parts(&Method::POST, &uri, &headers, None);
+        assert_eq!(meta.idempotency_key.as_deref(), Some(long.as_str()));
+        assert_eq!(meta.target, "POST /v1/Call/x/Feedback/?a=1");
+        headers.insert(
+            "idempotency-key",
+            axum::http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let meta = RequestMeta::from_parts(&Method::POST, &uri, &headers, None);
+        assert!(meta.idempotency_key.is_some(), "refused later, not ignored");
     }
 }

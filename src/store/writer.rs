@@ -602,3 +602,37 @@ impl From<StoreError> for WriteError {
         WriteError::Unavailable
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_used_whole_or_refused() {
+        assert!(check_key(&"k".repeat(MAX_IDEMPOTENCY_KEY_CHARS)).is_ok());
+        assert!(check_key("550e8400-e29b-41d4-a716-446655440000").is_ok());
+        for bad in [
+            "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1),
+            "caf\u{e9}".to_owned(),
+            "tab\there".to_owned(),
+            "\u{fffd}".to_owned(),
+        ] {
+            assert!(
+                matches!(check_key(&bad), Err(WriteError::BadKey(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ticket_is_either_abandoned_or_in_flight_never_both() {
+        let ticket = RequestTicket::new();
+        assert!(ticket.take_in_flight());
+        assert!(!ticket.abandon(), "in flight: the request must wait");
+        assert!(ticket.in_flight());
+        let ticket = RequestTicket::new();
+        assert!(ticket.abandon());
+        assert!(!ticket.take_in_flight(), "abandoned: never written");
+        assert!(ticket.abandon());
+    }
+}

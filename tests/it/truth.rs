@@ -187,12 +187,12 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
 
     let mut slow_2xx = 0;
     let mut unavailable = 0;
-    // Phase 1 holds the lock past the request timeout but under the lock
-    // timeout: reports in a flush commit late and their clients must hear
+    // Phase 1 holds the lock (about 1.3 s from the first request) past the
+    // request timeout but under the lock timeout: reports in a flush commit late and their clients must hear
     // 2xx (not a 503 from the request timeout); queued ones are abandoned.
     // Phase 2 holds it past the lock timeout: the flush rolls back and its
     // clients hear 503, and nothing of it appears later.
-    for hold in [Duration::from_millis(1600), Duration::from_millis(3500)] {
+    for hold in [Duration::from_millis(1000), Duration::from_millis(2500)] {
         let mut lock = blocker.begin().await.unwrap();
         sqlx::query("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE")
             .execute(&mut *lock)
@@ -241,8 +241,10 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
         for task in sent {
             answers.push(task.await.unwrap());
         }
-        // Whatever a statement could still do is over by now (3 s bound).
-        tokio::time::sleep(Duration::from_millis(3200)).await;
+        // Every answer is in, so every flush they were in has ended; a job
+        // wrongly written after its 503 would be written right after the
+        // lock is gone.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         for (response, elapsed, expect) in answers {
             let status = response.status().as_u16();
             let (stored, plivo_answer) = match &expect {
