@@ -22,6 +22,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "callq-data/callq.toml";
 /// The embedded database used when no database URL is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:callq-data/callq.db";
 
+/// Longest keyless retry window accepted (30 days): retries come within
+/// minutes; a longer window only grows the claims table.
+pub const MAX_RETRY_WINDOW_SECS: u64 = 30 * 24 * 3600;
+
 /// Environment keys (after the `CALLQ_` prefix) that map onto settings.
 const ENV_KEYS: &[&str] = &[
     "listen",
@@ -334,6 +338,15 @@ pub fn validate(s: &Settings) -> Result<(), String> {
     }
     if s.request_timeout_secs == 0 {
         return Err("key `request_timeout_secs`: must be at least 1".into());
+    }
+    if s.retry_window_secs > MAX_RETRY_WINDOW_SECS {
+        return Err(format!(
+            "key `retry_window_secs`: must be at most {MAX_RETRY_WINDOW_SECS} (30 days)"
+        ));
+    }
+    if s.flush_timeout_secs == 0 {
+        // The database's statement timeout is derived from it.
+        return Err("key `flush_timeout_secs`: must be at least 1".into());
     }
     if s.max_batch == 0 || s.queue_capacity == 0 || s.flushes_in_flight == 0 {
         return Err(

@@ -411,21 +411,24 @@ fn check_key(key: &str) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// Deletes keyless claims whose window is over, a bounded number at a time,
-/// about every minute (or every window, when shorter).
+/// Deletes keyless claims whose window is over, about every minute (or
+/// every window, when shorter), in statements of bounded size until none
+/// is left, so that no single statement holds locks or runs long.
 async fn prune_claims(store: Store, window: Duration) {
-    const PER_ROUND: i64 = 10_000;
+    const PER_STATEMENT: i64 = 20_000;
+    let Ok(span) = chrono::Duration::from_std(window) else {
+        return; // a window this long never ends
+    };
     let mut tick = tokio::time::interval(window.min(Duration::from_secs(60)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Ok(window) = chrono::Duration::from_std(window) else {
-            return; // a window this long never ends
+        let Some(before) = chrono::Utc::now().checked_sub_signed(span) else {
+            return;
         };
-        let before = chrono::Utc::now() - window;
-        for _ in 0..10 {
-            match store.prune_claims(before, PER_ROUND).await {
-                Ok(n) if n == PER_ROUND as u64 => continue,
+        loop {
+            match store.prune_claims(before, PER_STATEMENT).await {
+                Ok(n) if n == PER_STATEMENT as u64 => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "pruning expired retry claims failed");
