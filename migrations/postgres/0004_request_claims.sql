@@ -5,9 +5,10 @@
 --   claim = 'k:' || protocol || ':' || idempotency key   (a client-chosen key; never expires)
 --   claim = 'f:' || sha256 request fingerprint           (a keyless request; expires after
 --                                                        retry_window_secs)
--- fingerprint is the SHA-256 over style, operation, path and body of the
--- request that made the claim (NULL for claims recorded before fingerprints
--- existed: those match any retry, as keys did before).
+-- fingerprint (keyed claims only) is the SHA-256 over style, operation,
+-- path, content type and body of the request that made the claim; NULL for
+-- keys recorded before fingerprints existed (those match any retry, as keys
+-- did before) and for keyless claims (the claim is the fingerprint).
 -- Migrations on big tables must not be cut short by the writer's statement timeout.
 SET LOCAL statement_timeout = 0;
 SET LOCAL lock_timeout = 0;
@@ -22,8 +23,11 @@ CREATE TABLE ingest_claims (
     PRIMARY KEY (tenant, claim)
 );
 
--- Pruning expired keyless claims walks this index, oldest first.
-CREATE INDEX ingest_claims_expiry ON ingest_claims (received_at) WHERE NOT keyed;
+-- Pruning expired keyless claims finds them by time. Claims arrive in time
+-- order, so a BRIN index (one summary per block range, next to nothing to
+-- maintain per row) finds them as well as a B-tree would at a fraction of
+-- the cost on the hot path (measured: a B-tree here cost ~10% of a flush).
+CREATE INDEX ingest_claims_expiry ON ingest_claims USING brin (received_at);
 
 -- Keys already stored keep answering retries with their first report.
 INSERT INTO ingest_claims (tenant, claim, fingerprint, report_id, received_at, keyed)

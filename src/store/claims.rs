@@ -60,7 +60,9 @@ impl Claim {
         Some(Claim {
             tenant: report.tenant.clone(),
             key,
-            fingerprint: Some(fingerprint),
+            // The claim is the fingerprint: nothing more to compare, and
+            // 32 bytes less per row on the hot path.
+            fingerprint: None,
             keyed: false,
         })
     }

@@ -97,7 +97,8 @@ fn insert_batch_sql() -> String {
          SELECT id AS report_id, NULL::text AS tenant, NULL::bytea AS claim, NULL::bytea AS fingerprint \
            FROM inserted \
          UNION ALL \
-         SELECT report_id, tenant, claim, fingerprint FROM claims",
+         SELECT report_id, tenant, claim, fingerprint FROM claims \
+           WHERE report_id NOT IN (SELECT id FROM inserted)",
         stale =
             "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => $66))",
     )
@@ -406,12 +407,15 @@ pub(super) async fn insert_batch(
         .map(|&i| {
             let r = &reports[i];
             match &plan.claims[i] {
-                Some(claim) => holders
-                    .remove(&(claim.tenant.clone(), claim.key.clone()))
-                    .map(Some)
-                    .ok_or_else(|| {
-                        StoreError::Malformed(format!("no claim returned for report {}", r.id))
-                    }),
+                // Only claims held by another report come back.
+                Some(claim) => match holders.remove(&(claim.tenant.clone(), claim.key.clone())) {
+                    Some(holder) => Ok(Some(holder)),
+                    None if written.contains(&r.id) => Ok(None),
+                    None => Err(StoreError::Malformed(format!(
+                        "report {} neither written nor a retry",
+                        r.id
+                    ))),
+                },
                 None if written.contains(&r.id) => Ok(None),
                 None => Err(StoreError::Malformed(format!(
                     "report {} was not written",
