@@ -183,6 +183,17 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
         ..support::settings(url.clone(), std::slice::from_ref(&acme))
     };
     let server = TestServer::start(settings).await;
+    let bounds: (String, String) = sqlx::query_as(
+        "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
+    )
+    .fetch_one(pool(server.store()))
+    .await
+    .unwrap();
+    assert_eq!(
+        bounds,
+        ("3s".to_owned(), "2s".to_owned()),
+        "bounded by the server"
+    );
     let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
 
     let mut slow_2xx = 0;
@@ -244,7 +255,7 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
         // Every answer is in, so every flush they were in has ended; a job
         // wrongly written after its 503 would be written right after the
         // lock is gone.
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         for (response, elapsed, expect) in answers {
             let status = response.status().as_u16();
             let (stored, plivo_answer) = match &expect {
