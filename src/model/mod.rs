@@ -8,6 +8,7 @@
 
 pub mod mos;
 mod stream;
+pub mod text;
 
 pub use stream::{MediaStream, Modality};
 

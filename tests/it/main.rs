@@ -7,6 +7,7 @@ mod api;
 mod end_to_end;
 mod foundation;
 mod graph;
+mod hostile_input;
 mod plivo;
 mod truth;
 mod ucwa;
