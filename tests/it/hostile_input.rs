@@ -623,7 +623,8 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
     // Each body differs (an identical keyless request would be a retry,
     // stored once: docs/write-path.md).
     let mut sent = Vec::new();
-    let codings: [(&str, fn(&[u8]) -> Vec<u8>); 9] = [
+    type Encode = fn(&[u8]) -> Vec<u8>;
+    let codings: [(&str, Encode); 9] = [
         ("gzip", gzip),
         ("GZIP", gzip),
         (" Gzip ", gzip),
