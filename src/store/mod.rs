@@ -279,7 +279,7 @@ impl Store {
             Store::Postgres(pool) => sqlx::query(
                 "DELETE FROM ingest_claims WHERE ctid = ANY(ARRAY( \
                        SELECT ctid FROM ingest_claims WHERE NOT keyed AND received_at < $1 \
-                       ORDER BY received_at LIMIT $2))",
+                       LIMIT $2))",
             )
             .bind(before)
             .bind(limit)
