@@ -9,4 +9,5 @@ mod end_to_end;
 mod foundation;
 mod graph;
 mod plivo;
+mod quality;
 mod ucwa;
