@@ -99,6 +99,9 @@
     const r = route();
     const mine = ++generation;
     const view = clear($("view"));
+    // Tests and people alike read "ready" as "this route's data is shown".
+    view.dataset.state = "loading";
+    delete view.dataset.ms;
     for (const a of document.querySelectorAll("#nav a")) {
       a.classList.toggle("current", a.dataset.view === r.view);
     }

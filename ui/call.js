@@ -199,7 +199,7 @@ window.CQ = window.CQ || {};
     }
     if (!isCurrent()) return;
     const s = call.summary;
-    view.append(
+    CQ.dom.append(view, [
       h(
         "dl.facts.summary#call-summary",
         fact("Reports", s.reports),
@@ -220,7 +220,7 @@ window.CQ = window.CQ || {};
       legend(),
       h("p.caveat", CQ.overview.CAVEAT),
       h("a.button", { href: "#/reports?call_id=" + encodeURIComponent(callId), text: "These reports in the explorer" }),
-    );
+    ]);
     const list = h("div#call-reports");
     for (const r of call.reports) list.append(reportCard(r));
     view.append(list);

@@ -294,24 +294,31 @@ impl Browser {
             .collect()
     }
 
-    /// A PNG of the whole page (the window is grown to the page's height).
+    /// A PNG of the whole page, beyond the window (Chromium's own
+    /// full-page capture, through chromedriver's CDP passthrough).
     pub async fn screenshot_full_page(&self) -> Vec<u8> {
-        let height = self
-            .execute(
-                "return Math.ceil(document.documentElement.scrollHeight)",
-                vec![],
+        self.execute("window.scrollTo(0, 0)", vec![]).await;
+        let metrics = self
+            .post(
+                "/goog/cdp/execute",
+                json!({ "cmd": "Page.getLayoutMetrics", "params": {} }),
             )
-            .await
-            .as_i64()
-            .unwrap_or(1000)
-            .clamp(600, 6000);
-        self.post("/window/rect", json!({ "width": 1400, "height": height }))
             .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let size = &metrics["cssContentSize"];
+        let width = size["width"].as_f64().unwrap_or(1400.0);
+        let height = size["height"].as_f64().unwrap_or(1000.0).min(8000.0);
+        let shot = self
+            .post(
+                "/goog/cdp/execute",
+                json!({ "cmd": "Page.captureScreenshot", "params": {
+                    "format": "png", "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+                }}),
+            )
+            .await;
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
-            .decode(b64.as_str().unwrap())
+            .decode(shot["data"].as_str().expect("a screenshot"))
             .unwrap()
     }
 
