@@ -174,7 +174,10 @@ pub fn body(
         if page.is_empty() {
             return None;
         }
-        Some((Ok(encode(&page, false, export.cells)), more.then_some(export)))
+        Some((
+            Ok(encode(&page, false, export.cells)),
+            more.then_some(export),
+        ))
     });
     Body::from_stream(prepend(head, rest))
 }

@@ -157,7 +157,11 @@ async fn file(
             version.v.as_deref() == Some(served.hash.as_str()),
         ),
         None => with_security_headers(
-            (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "Not found.\n")
+            (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "Not found.\n",
+            )
                 .into_response(),
         ),
     }
@@ -206,7 +210,10 @@ fn with_security_headers(mut response: Response) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),

@@ -123,7 +123,13 @@ fn known_reports(tenant: &str) -> Vec<Report> {
     .into_iter()
     .enumerate()
     {
-        reports.push(ucwa(tenant, &format!("ucwa-app/conv-{i}"), 100 * (i as i64 + 1), code, sub));
+        reports.push(ucwa(
+            tenant,
+            &format!("ucwa-app/conv-{i}"),
+            100 * (i as i64 + 1),
+            code,
+            sub,
+        ));
     }
     for i in 0..60 {
         let (rating, issues): (f64, &[&str]) = match i % 4 {
@@ -229,9 +235,16 @@ async fn the_page_is_served_from_the_binary_with_strict_headers() {
     assert!(scripts.len() >= 8, "{scripts:?}");
     for src in &scripts {
         assert!(src.contains("?v="), "{src} is not versioned");
-        let r = c.get(server.url(&format!("/ui/{src}"))).send().await.unwrap();
+        let r = c
+            .get(server.url(&format!("/ui/{src}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{src}");
-        assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(
             r.headers()["cache-control"],
             "public, max-age=31536000, immutable"
@@ -262,11 +275,24 @@ async fn the_page_is_served_from_the_binary_with_strict_headers() {
 #[tokio::test]
 async fn the_device_filter_narrows_reports() {
     let (server, acme, _) = server_with_known_data().await;
-    let page = api(&server, &acme.ops_token, "/api/v1/reports?device=Basement%20Cisco%20SX10&limit=100").await;
+    let page = api(
+        &server,
+        &acme.ops_token,
+        "/api/v1/reports?device=Basement%20Cisco%20SX10&limit=100",
+    )
+    .await;
     let rows = page["reports"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|r| r["device_name"] == "Basement Cisco SX10"));
-    let none = api(&server, &acme.ops_token, "/api/v1/reports?device=basement%20cisco%20sx10").await;
+    assert!(
+        rows.iter()
+            .all(|r| r["device_name"] == "Basement Cisco SX10")
+    );
+    let none = api(
+        &server,
+        &acme.ops_token,
+        "/api/v1/reports?device=basement%20cisco%20sx10",
+    )
+    .await;
     assert_eq!(none["reports"].as_array().unwrap().len(), 0, "exact match");
 }
 
@@ -279,7 +305,9 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
         async move {
             let r = server
                 .client
-                .get(server.url(&format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}")))
+                .get(server.url(&format!(
+                    "/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}"
+                )))
                 .bearer_auth(token)
                 .send()
                 .await
@@ -292,8 +320,14 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
     let (s_safe, safe) = get("&csv_safe=true").await;
     assert_eq!((s_plain, s_false, s_safe), (200, 200, 200));
     assert_eq!(plain, explicit_false, "csv_safe=false is the plain export");
-    assert!(plain.contains(",\"=HYPERLINK(\"\"http://example.invalid\"\")\","), "{plain}");
-    assert!(safe.contains(",\"'=HYPERLINK(\"\"http://example.invalid\"\")\","), "{safe}");
+    assert!(
+        plain.contains(",\"=HYPERLINK(\"\"http://example.invalid\"\")\","),
+        "{plain}"
+    );
+    assert!(
+        safe.contains(",\"'=HYPERLINK(\"\"http://example.invalid\"\")\","),
+        "{safe}"
+    );
     // Only that cell differs.
     let differing: Vec<(&str, &str)> = plain
         .lines()
@@ -321,7 +355,10 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
 /// failed loads) collected since the last call.
 async fn assert_no_console_errors(browser: &Browser, during: &str) {
     let errors = browser.console_errors().await;
-    assert!(errors.is_empty(), "console errors during {during}: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "console errors during {during}: {errors:#?}"
+    );
 }
 
 async fn signed_in(server: &TestServer, token: &str) -> Browser {
@@ -338,9 +375,13 @@ async fn sign_in_by_form_and_by_fragment_then_sign_out() {
     let (server, acme, _) = server_with_known_data().await;
     let browser = Browser::start().await;
     browser.goto(&server.url("/")).await;
-    let input = browser.wait_for("#sign-in:not([hidden]) #token-input").await;
+    let input = browser
+        .wait_for("#sign-in:not([hidden]) #token-input")
+        .await;
     browser.type_into(&input, &acme.ops_token).await;
-    browser.click(&browser.wait_for("#sign-in-button").await).await;
+    browser
+        .click(&browser.wait_for("#sign-in-button").await)
+        .await;
     browser.wait_for("#view[data-state=ready] #tiles").await;
     assert!(browser.find_all("#nav:not([hidden])").await.len() == 1);
     let stored = browser
@@ -362,7 +403,10 @@ async fn sign_in_by_form_and_by_fragment_then_sign_out() {
         .await;
     browser.wait_for("#view[data-state=ready] #tiles").await;
     let url = browser.current_url().await;
-    assert!(!url.contains("token"), "the token stays in the address: {url}");
+    assert!(
+        !url.contains("token"),
+        "the token stays in the address: {url}"
+    );
     let history = browser.execute("return history.length", vec![]).await;
     assert!(history.as_i64().unwrap() >= 1);
     assert_no_console_errors(&browser, "sign-in and sign-out").await;
@@ -374,7 +418,10 @@ async fn a_wrong_token_is_refused_with_a_clear_message() {
     let (server, acme, _) = server_with_known_data().await;
     let browser = Browser::start().await;
     browser
-        .goto(&format!("{}#token=not-a-token-of-anyone", server.url("/ui/")))
+        .goto(&format!(
+            "{}#token=not-a-token-of-anyone",
+            server.url("/ui/")
+        ))
         .await;
     let error = browser.wait_for("#sign-in-error:not([hidden])").await;
     let message = browser.text(&error).await;
@@ -391,7 +438,9 @@ async fn a_wrong_token_is_refused_with_a_clear_message() {
     browser
         .type_into(&input, &format!("{}x", acme.ops_token))
         .await;
-    browser.click(&browser.wait_for("#sign-in-button").await).await;
+    browser
+        .click(&browser.wait_for("#sign-in-button").await)
+        .await;
     browser
         .wait_until(
             "the refusal is shown again",
@@ -425,8 +474,17 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     let token = &acme.ops_token;
     let totals = api(&server, token, &format!("/api/v1/stats?{range}")).await;
     let all = &totals["groups"][0];
-    assert_eq!(all["reports"], json!(total), "the default range (24 h) holds every report");
-    let plivo = api(&server, token, &format!("/api/v1/stats?{range}&protocol=plivo")).await;
+    assert_eq!(
+        all["reports"],
+        json!(total),
+        "the default range (24 h) holds every report"
+    );
+    let plivo = api(
+        &server,
+        token,
+        &format!("/api/v1/stats?{range}&protocol=plivo"),
+    )
+    .await;
     let pl = &plivo["groups"][0];
 
     let tile = |id: &'static str| {
@@ -442,18 +500,35 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
             // text the API sent; the browser parsed the same text exactly.
             Some(n) => {
                 let shown: f64 = page.parse().unwrap_or(f64::NAN);
-                assert!((shown - n).abs() <= 1e-12 * n.abs().max(1.0), "{what}: page {page:?}, API {api}")
+                assert!(
+                    (shown - n).abs() <= 1e-12 * n.abs().max(1.0),
+                    "{what}: page {page:?}, API {api}"
+                )
             }
             None => assert_eq!(page, "", "{what}: page {page:?}, API {api}"),
         }
     };
     same(tile("tile-reports").await, &all["reports"], "reports");
-    same(tile("tile-audio").await, &all["audio_streams"], "audio streams");
-    same(tile("tile-poor").await, &all["poor_audio_streams"], "poor streams");
+    same(
+        tile("tile-audio").await,
+        &all["audio_streams"],
+        "audio streams",
+    );
+    same(
+        tile("tile-poor").await,
+        &all["poor_audio_streams"],
+        "poor streams",
+    );
     same(tile("tile-poor-rate").await, &all["poor_rate"], "poor rate");
     same(tile("tile-mos").await, &all["mos"]["p50"], "MOS p50");
-    same(tile("tile-rating").await, &pl["rating"]["mean"], "Plivo mean rating");
-    let reports_text = browser.text(&browser.wait_for("#tile-reports .tile-value").await).await;
+    same(
+        tile("tile-rating").await,
+        &pl["rating"]["mean"],
+        "Plivo mean rating",
+    );
+    let reports_text = browser
+        .text(&browser.wait_for("#tile-reports .tile-value").await)
+        .await;
     assert_eq!(reports_text, total.to_string());
 
     // Bars: (key, value) as the API gives them.
@@ -468,10 +543,11 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
                 .await
         }
     };
-    let dist: BTreeMap<String, f64> = serde_json::from_value::<Vec<(String, f64)>>(bars("rating-distribution").await)
-        .unwrap()
-        .into_iter()
-        .collect();
+    let dist: BTreeMap<String, f64> =
+        serde_json::from_value::<Vec<(String, f64)>>(bars("rating-distribution").await)
+            .unwrap()
+            .into_iter()
+            .collect();
     let api_dist: BTreeMap<String, f64> = pl["rating"]["distribution"]
         .as_object()
         .unwrap()
@@ -479,10 +555,11 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
         .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
         .collect();
     assert_eq!(dist, api_dist);
-    let issues: BTreeMap<String, f64> = serde_json::from_value::<Vec<(String, f64)>>(bars("top-issues").await)
-        .unwrap()
-        .into_iter()
-        .collect();
+    let issues: BTreeMap<String, f64> =
+        serde_json::from_value::<Vec<(String, f64)>>(bars("top-issues").await)
+            .unwrap()
+            .into_iter()
+            .collect();
     let api_issues: BTreeMap<String, f64> = pl["issues"]
         .as_object()
         .unwrap()
@@ -493,7 +570,9 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     let shown_codes = bars("error-codes").await;
     let codes = server
         .client
-        .get(server.url(&format!("/api/v1/stats?{range}&protocol=ucwa&group_by=error_code")))
+        .get(server.url(&format!(
+            "/api/v1/stats?{range}&protocol=ucwa&group_by=error_code"
+        )))
         .bearer_auth(token)
         .send()
         .await
@@ -506,24 +585,40 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
             .unwrap()
             .iter()
             .filter(|g| !g["key"].is_null())
-            .map(|g| (g["key"].as_str().unwrap().to_owned(), g["reports"].as_i64().unwrap()))
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap().to_owned(),
+                    g["reports"].as_i64().unwrap(),
+                )
+            })
             .collect();
-        let got: BTreeSet<(String, i64)> = serde_json::from_value::<Vec<(String, f64)>>(shown_codes)
-            .unwrap()
-            .into_iter()
-            .map(|(k, v)| (k, v as i64))
-            .collect();
+        let got: BTreeSet<(String, i64)> =
+            serde_json::from_value::<Vec<(String, f64)>>(shown_codes)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k, v as i64))
+                .collect();
         assert_eq!(got, expected, "UCWA error codes");
         assert!(got.contains(&("RemoteFailure".to_owned(), 3)), "{got:?}");
     }
     // Worst devices: the API's device groups with a poor rate, worst first.
-    let devices = api(&server, token, &format!("/api/v1/stats?{range}&group_by=device")).await;
+    let devices = api(
+        &server,
+        token,
+        &format!("/api/v1/stats?{range}&group_by=device"),
+    )
+    .await;
     let mut expected: Vec<(String, f64)> = devices["groups"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|g| !g["key"].is_null() && g["poor_rate"].is_number())
-        .map(|g| (g["key"].as_str().unwrap().to_owned(), g["poor_rate"].as_f64().unwrap()))
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                g["poor_rate"].as_f64().unwrap(),
+            )
+        })
         .collect();
     expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let shown_devices: Vec<(String, f64)> = serde_json::from_value(
@@ -546,13 +641,19 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
         assert!((shown.1 - api.1).abs() < 1e-12);
     }
     assert_eq!(
-        shown_devices.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(),
+        shown_devices
+            .iter()
+            .map(|d| d.0.as_str())
+            .collect::<Vec<_>>(),
         ["Basement Cisco SX10", "Room 30/21 SX80", "Lobby Poly X50"],
         "worst first"
     );
     // Every chart drew its canvas, and the CQD caveat is shown.
     let canvases = browser
-        .execute("return document.querySelectorAll('.chart canvas').length", vec![])
+        .execute(
+            "return document.querySelectorAll('.chart canvas').length",
+            vec![],
+        )
         .await;
     assert!(canvases.as_i64().unwrap() >= 7, "{canvases}");
     let caveat = browser.text(&browser.wait_for("#caveat").await).await;
@@ -575,8 +676,17 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     let shown = browser.wait_for("#range-shown").await;
     let since = browser.attr(&shown, "data-since").await.unwrap();
     let until = browser.attr(&shown, "data-until").await.unwrap();
-    let hour = api(&server, token, &format!("/api/v1/stats?since={since}&until={until}")).await;
-    same(tile("tile-reports").await, &hour["groups"][0]["reports"], "reports in the last hour");
+    let hour = api(
+        &server,
+        token,
+        &format!("/api/v1/stats?since={since}&until={until}"),
+    )
+    .await;
+    same(
+        tile("tile-reports").await,
+        &hour["groups"][0]["reports"],
+        "reports in the last hour",
+    );
     assert_no_console_errors(&browser, "the one-hour overview").await;
     browser.quit().await;
 }
@@ -612,8 +722,12 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
     let token = &acme.ops_token;
     let browser = signed_in(&server, token).await;
     browser.allow_downloads().await;
-    browser.goto(&format!("{}#/reports", server.url("/ui/"))).await;
-    browser.wait_for("#view[data-state=ready] #report-rows").await;
+    browser
+        .goto(&format!("{}#/reports", server.url("/ui/")))
+        .await;
+    browser
+        .wait_for("#view[data-state=ready] #report-rows")
+        .await;
 
     // Keyset pages of 50: every report once, newest first.
     let first = shown_ids(&browser).await;
@@ -633,31 +747,50 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
     assert!(browser.find_all("#next-page").await.is_empty(), "last page");
 
     // Style = graph narrows to the Graph reports.
-    browser.goto(&format!("{}#/reports", server.url("/ui/"))).await;
-    browser.wait_for("#view[data-state=ready] #f-protocol").await;
+    browser
+        .goto(&format!("{}#/reports", server.url("/ui/")))
+        .await;
+    browser
+        .wait_for("#view[data-state=ready] #f-protocol")
+        .await;
     browser
         .click(&browser.wait_for("#f-protocol option[value=graph]").await)
         .await;
-    browser.click(&browser.wait_for("#apply-filters").await).await;
+    browser
+        .click(&browser.wait_for("#apply-filters").await)
+        .await;
     wait_for_rows(&browser, "protocol=graph").await;
     let graph_rows = shown_ids(&browser).await;
     let api_graph = api(&server, token, "/api/v1/reports?protocol=graph").await;
-    assert_eq!(graph_rows.len(), api_graph["reports"].as_array().unwrap().len());
+    assert_eq!(
+        graph_rows.len(),
+        api_graph["reports"].as_array().unwrap().len()
+    );
     assert_eq!(graph_rows.len(), 10);
 
     // … and a device narrows it further.
     let device = browser.wait_for("#f-device").await;
     browser.type_into(&device, "Basement Cisco SX10").await;
-    browser.click(&browser.wait_for("#apply-filters").await).await;
+    browser
+        .click(&browser.wait_for("#apply-filters").await)
+        .await;
     wait_for_rows(&browser, "device=").await;
     assert_eq!(shown_ids(&browser).await.len(), 3);
 
     // Rating range and issue on Plivo.
     browser
-        .goto(&format!("{}#/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO", server.url("/ui/")))
+        .goto(&format!(
+            "{}#/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO",
+            server.url("/ui/")
+        ))
         .await;
     wait_for_rows(&browser, "issue=ECHO").await;
-    let api_rated = api(&server, token, "/api/v1/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO").await;
+    let api_rated = api(
+        &server,
+        token,
+        "/api/v1/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO",
+    )
+    .await;
     assert_eq!(
         shown_ids(&browser).await.len(),
         api_rated["reports"].as_array().unwrap().len()
@@ -667,16 +800,25 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
     // The call id filter, and its CSV download made spreadsheet-safe: the
     // same bytes the API gives for that filter.
     browser
-        .goto(&format!("{}#/reports?call_id={SHARED_CALL}", server.url("/ui/")))
+        .goto(&format!(
+            "{}#/reports?call_id={SHARED_CALL}",
+            server.url("/ui/")
+        ))
         .await;
     wait_for_rows(&browser, "call_id=").await;
     assert_eq!(shown_ids(&browser).await.len(), 3);
     browser.click(&browser.wait_for("#csv-safe").await).await;
-    browser.click(&browser.wait_for("#download-csv").await).await;
-    let csv = browser.downloaded("callq-reports-spreadsheet-safe.csv").await;
+    browser
+        .click(&browser.wait_for("#download-csv").await)
+        .await;
+    let csv = browser
+        .downloaded("callq-reports-spreadsheet-safe.csv")
+        .await;
     let from_api = server
         .client
-        .get(server.url(&format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true")))
+        .get(server.url(&format!(
+            "/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true"
+        )))
         .bearer_auth(token)
         .send()
         .await
@@ -690,8 +832,21 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
     // A row links to its call.
     let link = browser.wait_for("#report-rows a.call-link").await;
     browser.click(&link).await;
-    browser.wait_for("#view[data-state=ready] #call-reports").await;
+    browser
+        .wait_for("#view[data-state=ready] #call-reports")
+        .await;
     assert_no_console_errors(&browser, "the explorer").await;
+
+    // A filter the API refuses is shown with the parameter it names.
+    browser
+        .goto(&format!(
+            "{}#/reports?min_rating=4&max_rating=2",
+            server.url("/ui/")
+        ))
+        .await;
+    let refused = browser.wait_for("#filter-error").await;
+    let message = browser.text(&refused).await;
+    assert!(message.contains("max_rating"), "{message}");
     browser.quit().await;
 }
 
@@ -706,8 +861,12 @@ async fn the_call_view_shows_the_calls_reports_from_all_three_styles() {
     browser.click(&device).await;
     wait_for_rows(&browser, "device=").await;
     assert_eq!(shown_ids(&browser).await.len(), 1);
-    browser.click(&browser.wait_for("#report-rows a.call-link").await).await;
-    browser.wait_for("#view[data-state=ready] #call-reports").await;
+    browser
+        .click(&browser.wait_for("#report-rows a.call-link").await)
+        .await;
+    browser
+        .wait_for("#view[data-state=ready] #call-reports")
+        .await;
     let call_id = browser.text(&browser.wait_for("#call-id").await).await;
     assert_eq!(call_id, SHARED_CALL);
 
@@ -720,7 +879,11 @@ async fn the_call_view_shows_the_calls_reports_from_all_three_styles() {
             .await,
     )
     .unwrap();
-    assert_eq!(styles, ["ucwa", "graph", "plivo"], "oldest first, all three");
+    assert_eq!(
+        styles,
+        ["ucwa", "graph", "plivo"],
+        "oldest first, all three"
+    );
 
     // Graded averages: UCWA jitter 12 ms average, RTT 250 ms average, loss
     // 0.2 % good; Graph jitter 35 ms bad, loss 1.2 % bad, RTT 120 ms good.
@@ -739,7 +902,11 @@ async fn the_call_view_shows_the_calls_reports_from_all_three_styles() {
     assert_eq!(grades[1], ["bad", "average", "bad", "average", "good"]);
     assert!(grades[2].is_empty(), "Plivo feedback has no streams");
     let first_stream = browser
-        .text(&browser.wait_for("#call-reports article.report tr.stream").await)
+        .text(
+            &browser
+                .wait_for("#call-reports article.report tr.stream")
+                .await,
+        )
         .await;
     for unit in ["12 ms", "0.20 %", "250 ms", "g107-simplified/1"] {
         assert!(first_stream.contains(unit), "{unit} in {first_stream}");
@@ -779,7 +946,11 @@ async fn the_call_view_shows_the_calls_reports_from_all_three_styles() {
             .await,
     )
     .unwrap();
-    assert!(xml_text.starts_with("<VQReportEvent"), "{}", &xml_text[..80.min(xml_text.len())]);
+    assert!(
+        xml_text.starts_with("<VQReportEvent"),
+        "{}",
+        &xml_text[..80.min(xml_text.len())]
+    );
     assert!(xml_text.contains("\n    <Endpoint "), "indented XML");
     // Close the long XML again for the screenshot.
     browser.click(&toggles[0]).await;

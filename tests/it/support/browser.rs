@@ -58,15 +58,11 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium profile.
     pub async fn start() -> Browser {
         let turn = ONE_AT_A_TIME.lock().await;
-        let chromium = find_program(&[
-            "/usr/lib/chromium/chromium",
-            "chromium",
-            "chromium-browser",
-        ])
-        .expect(
-            "no Chromium found: the dashboard tests need a real browser. \
+        let chromium =
+            find_program(&["/usr/lib/chromium/chromium", "chromium", "chromium-browser"]).expect(
+                "no Chromium found: the dashboard tests need a real browser. \
              Install Debian's: apt-get install -y chromium chromium-driver",
-        );
+            );
         let chromedriver = find_program(&["chromedriver", "/usr/lib/chromium/chromedriver"])
             .expect(
                 "no chromedriver found: the dashboard tests drive Chromium through it. \
@@ -191,11 +187,8 @@ impl Browser {
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
-        self.post(
-            "/execute/sync",
-            json!({ "script": script, "args": args }),
-        )
-        .await
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
     }
 
     /// Every element matching `css` now.
@@ -340,7 +333,11 @@ impl Browser {
         let start = Instant::now();
         loop {
             if let Ok(bytes) = std::fs::read(&path)
-                && !self.downloads.path().join(format!("{name}.crdownload")).exists()
+                && !self
+                    .downloads
+                    .path()
+                    .join(format!("{name}.crdownload"))
+                    .exists()
             {
                 return bytes;
             }
