@@ -14,21 +14,20 @@
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::{Path, Query};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 
-/// The page's policy. `img-src data:` is for the inline SVG-free canvas
-/// exports browsers may use; nothing else is loaded from anywhere but here.
+/// The page's policy: scripts, styles, images and requests from this origin
+/// only; no inline script, no `eval`, no plugin, never framed.
 /// A CSV download is a `blob:` URL followed by an `<a download>` link, a
 /// navigation that fetch directives do not govern, so `blob:` is not needed.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-    style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// One file of the page.
@@ -124,11 +123,6 @@ pub fn router() -> Router<AppState> {
         .route("/ui/{*path}", get(file))
 }
 
-#[derive(Deserialize)]
-struct Version {
-    v: Option<String>,
-}
-
 async fn index(headers: HeaderMap) -> Response {
     let bundle = &*BUNDLE;
     respond(
@@ -140,11 +134,11 @@ async fn index(headers: HeaderMap) -> Response {
     )
 }
 
-async fn file(
-    Path(path): Path<String>,
-    Query(version): Query<Version>,
-    headers: HeaderMap,
-) -> Response {
+async fn file(Path(path): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    // `?v=<hash>` as index.html writes it; anything else is simply not it.
+    let version = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("v=")));
     if path == "index.html" {
         return index(headers).await;
     }
@@ -154,7 +148,7 @@ async fn file(
             served.asset.content_type,
             served.asset.bytes,
             &served.hash,
-            version.v.as_deref() == Some(served.hash.as_str()),
+            version == Some(served.hash.as_str()),
         ),
         None => with_security_headers(
             (

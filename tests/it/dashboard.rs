@@ -688,6 +688,48 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
         "reports in the last hour",
     );
     assert_no_console_errors(&browser, "the one-hour overview").await;
+
+    // A custom range (UTC, to the minute) is the one asked for.
+    let from = (chrono::Utc::now() - Duration::hours(5))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let to = (chrono::Utc::now() - Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    browser
+        .goto(&format!(
+            "{}#/overview?range=custom&since={from}&until={to}",
+            server.url("/ui/")
+        ))
+        .await;
+    browser
+        .wait_until(
+            "the custom range is shown",
+            &format!(
+                "const r = document.getElementById('range-shown'); \
+                 return document.getElementById('view').dataset.state === 'ready' && r && r.dataset.since === '{from}:00Z'"
+            ),
+        )
+        .await;
+    let shown = browser.wait_for("#range-shown").await;
+    assert_eq!(
+        browser.attr(&shown, "data-until").await.unwrap(),
+        format!("{to}:00Z")
+    );
+    let custom = api(
+        &server,
+        token,
+        &format!("/api/v1/stats?since={from}:00Z&until={to}:00Z"),
+    )
+    .await;
+    let in_custom = custom["groups"][0]["reports"].as_i64().unwrap();
+    assert!(in_custom > 0 && in_custom < total as i64, "{in_custom}");
+    same(
+        tile("tile-reports").await,
+        &custom["groups"][0]["reports"],
+        "reports in the custom range",
+    );
+    assert_no_console_errors(&browser, "the custom-range overview").await;
     browser.quit().await;
 }
 
@@ -911,6 +953,22 @@ async fn the_call_view_shows_the_calls_reports_from_all_three_styles() {
     for unit in ["12 ms", "0.20 %", "250 ms", "g107-simplified/1"] {
         assert!(first_stream.contains(unit), "{unit} in {first_stream}");
     }
+    // The thresholds at their edges, as Plivo publishes them.
+    let edges = browser
+        .execute(
+            "const g = CQ.call.GRADES; return [g.jitter(10), g.jitter(10.01), g.jitter(29.99), g.jitter(30), \
+             g.loss(0.49), g.loss(0.5), g.loss(0.89), g.loss(0.9), \
+             g.rtt(199), g.rtt(200), g.rtt(300), g.rtt(300.5)]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        edges,
+        json!([
+            "good", "average", "average", "bad", "good", "average", "average", "bad", "good",
+            "average", "average", "bad"
+        ])
+    );
     let legend = browser.text(&browser.wait_for("#grade-legend").await).await;
     assert!(legend.contains("averages"), "{legend}");
 
