@@ -122,6 +122,9 @@ pub fn router(state: AppState) -> Router {
                 next.run(req)
             }))
             .layer(DefaultBodyLimit::max(limit))
+            // Before decompression: codings are matched case-insensitively
+            // and unknown ones refused in the style's format.
+            .layer(middleware::from_fn(crate::http::content_encoding))
             // Innermost: it changes the body type, which the layers above
             // (axum middleware) could not take.
             .layer(RequestDecompressionLayer::new()),

@@ -111,9 +111,14 @@ fn parse_rating(v: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_text(v: &str) -> Result<String, String> {
+/// Free text to match stored values with: bounded, and never holding a
+/// character no stored value can hold (U+0000, which PostgreSQL would refuse
+/// with an error rather than match nothing).
+pub fn parse_text(v: &str) -> Result<String, String> {
     if v.len() > MAX_TEXT {
         Err(format!("longer than {MAX_TEXT} bytes"))
+    } else if !crate::model::text::is_storable(v) {
+        Err("the character U+0000 (%00) is not allowed".to_owned())
     } else {
         Ok(v.to_owned())
     }

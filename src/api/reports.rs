@@ -1,6 +1,7 @@
 //! `GET /api/v1/reports` (list or CSV export) and `GET /api/v1/reports/{id}`.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -134,8 +135,9 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     OpsTenant(tenant): OpsTenant,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Report>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::bad("id", "`id` is not a UUID"))?;
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.

@@ -9,6 +9,7 @@
 pub mod mos;
 pub mod quality;
 mod stream;
+pub mod text;
 
 pub use stream::{MediaStream, Modality};
 

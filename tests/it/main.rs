@@ -8,6 +8,7 @@ mod dashboard;
 mod end_to_end;
 mod foundation;
 mod graph;
+mod hostile_input;
 mod plivo;
 mod quality;
 mod ucwa;
