@@ -7,6 +7,17 @@ window.CQ = window.CQ || {};
   const { h } = CQ.dom;
   const COLORS = ["#2f6fb3", "#e07b28", "#3a9a5b", "#9b4fb0", "#c0392b", "#7f8c8d"];
 
+  /** Drawn plots and their boxes, resized with the window. */
+  let live = [];
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      live = live.filter(([, box]) => box.isConnected);
+      for (const [plot, box] of live) plot.setSize({ width: width(box), height: 220 });
+    }, 150);
+  });
+
   function width(el) {
     return Math.max(280, Math.floor((el.clientWidth || 560) - 8));
   }
@@ -64,6 +75,7 @@ window.CQ = window.CQ || {};
       box,
     );
     box.dataset.chart = opts.id || "";
+    live.push([plot, box]);
     return plot;
   }
 
@@ -111,6 +123,7 @@ window.CQ = window.CQ || {};
       box,
     );
     box.dataset.chart = opts.id || "";
+    live.push([plot, box]);
     return plot;
   }
 
