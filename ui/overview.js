@@ -268,7 +268,7 @@ window.CQ = window.CQ || {};
       CQ.charts.bars(cats, {
         id,
         title,
-        rows: rows.map((g) => ({ key: g.key, label: g.key, value: g.reports, text: count(g.reports) + " reports" })),
+        rows: rows.map((g) => ({ key: g.key, label: g.key, value: g.reports, text: count(g.reports) + (g.reports === 1 ? " report" : " reports") })),
         empty: answer ? "No UCWA error codes in this range." : "This server does not group statistics by error code.",
         unitNote: "bar length: UCWA reports with the code",
       });
