@@ -135,6 +135,17 @@ impl Store {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
+                // A range's streams are found through its reports' ids (the
+                // media_streams primary key). With PostgreSQL's default
+                // random_page_cost (4, priced for spinning disks) the planner
+                // hashes a scan of *every* stream even for one day's reports:
+                // 300 ms instead of 90 ms for 24 h of 1M reports
+                // (`cargo bench --bench ops_read`). 1.1 is the usual SSD value;
+                // SET LOCAL keeps it to this read-only transaction, and wide
+                // ranges still get the hash join where it is cheaper.
+                sqlx::query("SET LOCAL random_page_cost = 1.1")
+                    .execute(&mut *tx)
+                    .await?;
                 let groups = stats_postgres(&mut tx, tenant, query).await?;
                 tx.commit().await?;
                 groups
