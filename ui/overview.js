@@ -124,6 +124,8 @@ window.CQ = window.CQ || {};
     const unauthorized = answers.find((a) => a.status === "rejected" && a.reason && a.reason.status === 401);
     if (unauthorized) throw unauthorized.reason;
     const [series, totals, plivo, codes, subcodes, devices] = answers.map(settledValue);
+    /** Why a panel has no data: the API's own message. */
+    const why = (i) => (answers[i].status === "rejected" ? "Not available: " + answers[i].reason.message : "");
     if (!series || !totals) {
       const why = answers.find((a) => a.status === "rejected");
       throw why ? why.reason : new Error("no statistics");
@@ -132,6 +134,7 @@ window.CQ = window.CQ || {};
 
     const all = totals.groups[0] || { reports: 0 };
     const pl = (plivo && plivo.groups[0]) || { reports: 0, rating: { count: 0, distribution: {} }, issues: {} };
+    if (!plivo) CQ.notice("Plivo statistics: " + why(2));
     const classified = all.audio_streams == null ? null : all.audio_streams - (all.unclassified_audio_streams || 0);
     view.append(
       h(
@@ -258,9 +261,9 @@ window.CQ = window.CQ || {};
       rows: issues.map(([k, n]) => ({ key: k, label: k, value: n, text: count(n) + " · " + pct(pl.reports ? n / pl.reports : null), href: "#/reports?protocol=plivo&issue=" + encodeURIComponent(k) })),
       unitNote: "bar length: reports",
     });
-    for (const [id, answer, title] of [
-      ["error-codes", codes, "Top UCWA error codes"],
-      ["error-subcodes", subcodes, "Top UCWA error subcodes"],
+    for (const [id, answer, title, failed] of [
+      ["error-codes", codes, "Top UCWA error codes", why(3)],
+      ["error-subcodes", subcodes, "Top UCWA error subcodes", why(4)],
     ]) {
       const rows = answer
         ? answer.groups.filter((g) => g.key !== null).sort((a, b) => b.reports - a.reports || (a.key < b.key ? -1 : 1)).slice(0, 10)
@@ -269,20 +272,20 @@ window.CQ = window.CQ || {};
         id,
         title,
         rows: rows.map((g) => ({ key: g.key, label: g.key, value: g.reports, text: count(g.reports) + (g.reports === 1 ? " report" : " reports") })),
-        empty: answer ? "No UCWA error codes in this range." : "This server does not group statistics by error code.",
+        empty: answer ? "No UCWA error codes in this range." : failed,
         unitNote: "bar length: UCWA reports with the code",
       });
     }
-    view.append(deviceTable(devices));
+    view.append(deviceTable(devices, why(5)));
     view.dataset.ms = String(Math.round(performance.now() - started));
     view.dataset.state = "ready";
   }
 
   /** Worst devices first: highest poor-stream rate, then most poor streams. */
-  function deviceTable(answer) {
+  function deviceTable(answer, failed) {
     const box = h("figure.chart.devices", h("figcaption", "Worst devices by poor-stream rate"));
     if (!answer) {
-      box.append(h("p", "Device statistics are unavailable."));
+      box.append(h("p.error", failed));
       return box;
     }
     const rows = answer.groups
