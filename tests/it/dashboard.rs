@@ -95,7 +95,12 @@ fn known_reports(tenant: &str) -> Vec<Report> {
         audio(35.0, 1.2, 120.0, 15_000, Some(3.2)),
     ));
     let mut shared_plivo = plivo(tenant, SHARED_CALL, 28, 2.0, &["AUDIO_LAG", "ECHO"]);
-    shared_plivo.notes = Some("=HYPERLINK(\"http://example.invalid\")".into());
+    // A formula in the notes, for the spreadsheet-safe export; the raw
+    // payload says the same, as it would for a real request.
+    let formula = "=HYPERLINK(\"http://example.invalid\")";
+    shared_plivo.notes = Some(formula.into());
+    shared_plivo.raw_payload =
+        json!({ "rating": "2", "issues": ["AUDIO_LAG", "ECHO"], "notes": formula }).to_string();
     reports.push(shared_plivo);
     for i in 0..6 {
         reports.push(graph(
