@@ -45,12 +45,12 @@ pub(super) fn open(
 
 /// One statement writes a whole batch. First each report's claim (see
 /// `claims`) is inserted into `ingest_claims` from `UNNEST`ed arrays
-/// ($60..$65); a claim already there is returned as it is (or taken over
-/// when it is a keyless claim older than the window, $66 seconds), and
+/// ($63..$68); a claim already there is returned as it is (or taken over
+/// when it is a keyless claim older than the window, $69 seconds), and
 /// `ON CONFLICT` waits for a concurrent transaction holding it to end, so
-/// two processes agree. Then the reports ($1..$26, with their claim $59) are
+/// two processes agree. Then the reports ($1..$26, with their claim $62) are
 /// inserted unless their claim is held by another report, then the streams
-/// ($27..$58) of the reports inserted. The statement returns the ids written
+/// ($27..$61) of the reports inserted. The statement returns the ids written
 /// and every claim's holder: everything the clients are answered from comes
 /// out of the committing statement itself. A single statement is its own
 /// transaction, so a flush is one round trip; the driver returns only after
@@ -59,8 +59,8 @@ fn insert_batch_sql() -> String {
     format!(
         "WITH claims AS ( \
            INSERT INTO ingest_claims AS c (tenant, claim, fingerprint, report_id, received_at, keyed) \
-           SELECT * FROM UNNEST($60::text[], $61::bytea[], $62::bytea[], $63::uuid[], \
-                                $64::timestamptz[], $65::bool[]) \
+           SELECT * FROM UNNEST($63::text[], $64::bytea[], $65::bytea[], $66::uuid[], \
+                                $67::timestamptz[], $68::bool[]) \
            ON CONFLICT (tenant, claim) DO UPDATE SET \
              fingerprint = CASE WHEN {stale} THEN EXCLUDED.fingerprint ELSE c.fingerprint END, \
              report_id = CASE WHEN {stale} THEN EXCLUDED.report_id ELSE c.report_id END, \
@@ -79,7 +79,7 @@ fn insert_batch_sql() -> String {
                        $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], \
                        $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
                        $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
-                       $25::text[], $26::text[], $59::bytea[]) \
+                       $25::text[], $26::text[], $62::bytea[]) \
                 AS u({REPORT_COLUMNS}, claim) \
            WHERE NOT EXISTS (SELECT 1 FROM claims h \
                              WHERE h.tenant = u.tenant AND h.claim = u.claim AND h.report_id <> u.id) \
@@ -91,7 +91,8 @@ fn insert_batch_sql() -> String {
                   $38::float8[], $39::float8[], $40::float8[], $41::float8[], $42::float8[], \
                   $43::float8[], $44::float8[], $45::float8[], $46::float8[], $47::float8[], \
                   $48::float8[], $49::float8[], $50::float8[], $51::int8[], $52::text[], $53::int4[], \
-                  $54::text[], $55::int4[], $56::float8[], $57::float8[], $58::text[]) \
+                  $54::text[], $55::int4[], $56::float8[], $57::float8[], $58::text[], \
+                  $59::text[], $60::text[], $61::text[]) \
                 AS s({STREAM_COLUMNS}) \
            WHERE s.report_id IN (SELECT id FROM inserted)) \
          SELECT id AS report_id, NULL::text AS tenant, NULL::bytea AS claim, NULL::bytea AS fingerprint \
@@ -100,7 +101,7 @@ fn insert_batch_sql() -> String {
          SELECT report_id, tenant, claim, fingerprint FROM claims \
            WHERE report_id NOT IN (SELECT id FROM inserted)",
         stale =
-            "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => $66))",
+            "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => $69))",
     )
 }
 
@@ -200,6 +201,9 @@ struct StreamColumns {
     mos: Vec<Option<f64>>,
     r_factor: Vec<Option<f64>>,
     mos_model: Vec<Option<String>>,
+    quality_class: Vec<Option<&'static str>>,
+    poor_reasons: Vec<String>,
+    quality_classifier: Vec<Option<String>>,
 }
 
 impl StreamColumns {
@@ -243,6 +247,10 @@ impl StreamColumns {
         self.mos.push(s.mos);
         self.r_factor.push(s.r_factor);
         self.mos_model.push(s.mos_model.clone());
+        self.quality_class.push(s.quality_class.map(|c| c.as_str()));
+        self.poor_reasons
+            .push(crate::model::quality::join_reasons(&s.poor_reasons));
+        self.quality_classifier.push(s.quality_classifier.clone());
     }
 }
 
@@ -371,6 +379,9 @@ pub(super) async fn insert_batch(
         .bind(s.mos)
         .bind(s.r_factor)
         .bind(s.mos_model)
+        .bind(s.quality_class)
+        .bind(s.poor_reasons)
+        .bind(s.quality_classifier)
         .bind(report_claims)
         .bind(k.tenant)
         .bind(k.claim)

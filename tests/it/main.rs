@@ -4,10 +4,12 @@
 mod support;
 
 mod api;
+mod dashboard;
 mod end_to_end;
 mod foundation;
 mod graph;
 mod hostile_input;
 mod plivo;
+mod quality;
 mod truth;
 mod ucwa;

@@ -15,7 +15,7 @@ use super::error::{self, CorrelationIds, GraphError};
 use super::quality::{DeviceQuality, decode_body};
 use crate::app::AppState;
 use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
-use crate::model::{Kind, Protocol, Report, mos};
+use crate::model::{Kind, Protocol, Report};
 
 pub async fn log_teleconference_device_quality(
     State(state): State<AppState>,
@@ -98,8 +98,8 @@ fn parse(bytes: &Bytes) -> Result<(DeviceQuality, String), GraphError> {
 }
 
 /// The normalized report: `call_id` is the callChainId (lower-case, the
-/// canonical GUID form, so that searches match whatever case clients used);
-/// audio streams get an E-model MOS estimate.
+/// canonical GUID form, so that searches match whatever case clients used).
+/// Audio streams get their E-model MOS and class in `AppState::commit`.
 fn to_report(tenant: &str, q: DeviceQuality, raw: String) -> Report {
     let mut report = Report::new(
         tenant,
@@ -117,7 +117,6 @@ fn to_report(tenant: &str, q: DeviceQuality, raw: String) -> Report {
     report.cloud_service_deployment_id = q.cloud_service_deployment_id;
     report.cloud_service_deployment_environment = q.cloud_service_deployment_environment;
     report.streams = q.streams;
-    report.streams.iter_mut().for_each(mos::annotate);
     report
 }
 
