@@ -66,9 +66,13 @@ fn report(tenant: &str, n: u64, total: u64, days: u64) -> Report {
     );
     let mut r = Report::new(tenant, protocol, kind, call, payload);
     r.received_at = received_at;
+    // Packet counts spread from 100 to ~30,000, so some streams are too short to be Poor.
+    let packets = Some(100 + (h % 30_000) as i64);
     let audio = |jitter: f64, loss: f64, rtt: f64, mos: f64| MediaStream {
         ordinal: 0,
         modality: Some(Modality::Audio),
+        inbound_packets: packets,
+        outbound_packets: packets,
         avg_inbound_jitter_ms: Some(jitter),
         max_inbound_jitter_ms: Some(jitter * 3.0),
         avg_inbound_loss_pct: Some(loss),
@@ -120,12 +124,23 @@ fn report(tenant: &str, n: u64, total: u64, days: u64) -> Report {
             )];
         }
         _ => {
-            r.error_code = Some("BadRequest".into());
-            r.error_subcode = Some("InviteesOnly".into());
+            let (code, subcode) = ERRORS[(h % ERRORS.len() as u64) as usize];
+            r.error_code = Some(code.into());
+            r.error_subcode = Some(subcode.into());
         }
     }
+    // What `AppState::commit` does for every accepted report: MOS and class.
+    r.derive_stream_quality();
     r
 }
+
+const ERRORS: [(&str, &str); 5] = [
+    ("BadRequest", "InviteesOnly"),
+    ("ServiceFailure", "CallbackChannelError"),
+    ("Timeout", "MediaNegotiationTimeOut"),
+    ("RemoteFailure", "MediaFailure"),
+    ("Gone", "Ended"),
+];
 
 async fn fill(store: &Store, tenant: &str, total: u64, days: u64) {
     let started = Instant::now();
@@ -293,6 +308,60 @@ async fn main() {
         lines.push(format!(
             "{}   [{reports} report rows in groups]",
             timing.line(what)
+        ));
+    }
+    // The dashboard overview: these five requests in parallel for one range.
+    // Timed as the whole set (what the page waits for), 7 runs per range.
+    for (what, since, until, series) in [
+        (
+            "overview, 24 h (group_by=hour)",
+            middle,
+            middle + chrono::Duration::days(1),
+            "hour",
+        ),
+        (
+            "overview, 7 days (group_by=day)",
+            middle - chrono::Duration::days(3),
+            middle + chrono::Duration::days(4),
+            "day",
+        ),
+        (
+            "overview, 30 days (group_by=day)",
+            start(),
+            start() + chrono::Duration::days(days as i64),
+            "day",
+        ),
+    ] {
+        let range = format!(
+            "since={}&until={}",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let paths: Vec<String> = [
+            format!("group_by={series}"),
+            String::new(),
+            "group_by=error_code".into(),
+            "group_by=error_subcode".into(),
+            "group_by=device".into(),
+        ]
+        .iter()
+        .map(|g| format!("/api/v1/stats?{range}&{g}"))
+        .collect();
+        let mut set = Timing { runs: Vec::new() };
+        let mut poor = 0;
+        for _ in 0..7 {
+            let started = Instant::now();
+            let answers = futures_util::future::join_all(
+                paths.iter().map(|p| time_get(&client, &base, p, 1)),
+            )
+            .await;
+            set.runs.push(started.elapsed());
+            let total: serde_json::Value = serde_json::from_str(&answers[1].1).unwrap();
+            poor = total["groups"][0]["poor_audio_streams"].as_i64().unwrap();
+        }
+        lines.push(format!(
+            "{}   [5 requests in parallel; {poor} poor audio streams]",
+            set.line(what)
         ));
     }
     // Calls spread over the whole table, each with four reports.

@@ -55,7 +55,10 @@ pub enum IngestMode {
 impl AppState {
     /// Hands `report` to the group-commit writer and waits for its COMMIT.
     /// Every ingest handler goes through here; a 2xx may only follow `Ok`.
-    pub async fn commit(&self, report: Report) -> Result<Committed, WriteError> {
+    /// Here, too, each stream gets its derived MOS and quality class, so
+    /// that no style can forget them.
+    pub async fn commit(&self, mut report: Report) -> Result<Committed, WriteError> {
+        report.derive_stream_quality();
         match self.ingest_mode {
             IngestMode::GroupCommit => self.writer.submit(report).await,
             IngestMode::Discard => Ok(Committed {
@@ -124,6 +127,9 @@ pub fn router(state: AppState) -> Router {
                 next.run(req)
             }))
             .layer(DefaultBodyLimit::max(limit))
+            // Before decompression: codings are matched case-insensitively
+            // and unknown ones refused in the style's format.
+            .layer(middleware::from_fn(crate::http::content_encoding))
             // Innermost: it changes the body type, which the layers above
             // (axum middleware) could not take.
             .layer(RequestDecompressionLayer::new()),

@@ -121,3 +121,158 @@ impl<S: Send + Sync> FromRequestParts<S> for BodyLimit {
             .unwrap_or(BodyLimit(1 << 20)))
     }
 }
+
+/// Bodies at least this large are decoded on the blocking pool rather than
+/// on an async worker thread. Real requests of every style are far smaller
+/// (a UCWA feedback with an MS-QoE report is a few KiB; a Graph body with a
+/// dozen streams about 6 KiB), so they keep the cheaper inline path.
+pub const OFF_THREAD_DECODE_BYTES: usize = 16 * 1024;
+
+/// How many large bodies may be decoded at once: twice the CPUs, so that a
+/// burst of large (or hostile) bodies queues here instead of occupying every
+/// blocking thread, while a multi-core machine still decodes in parallel.
+fn decode_permits() -> std::sync::Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+            std::sync::Arc::new(tokio::sync::Semaphore::new(cpus * 2))
+        })
+        .clone()
+}
+
+/// Runs `decode` (CPU-bound work on a body of `body_len` bytes) where it
+/// cannot stall the async workers: inline for small bodies, else on the
+/// blocking pool under a shared semaphore. `/healthz`, other tenants and
+/// other requests keep being served while a large body is decoded; the
+/// decoders' own caps keep each decode linear and bounded.
+///
+/// A panic inside `decode` is resumed here, so it reaches the same
+/// panic-catching layer as a panic in the handler itself would.
+pub async fn decode_off_thread<T, F>(body_len: usize, decode: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if body_len < OFF_THREAD_DECODE_BYTES {
+        return decode();
+    }
+    // The semaphore is never closed, so acquiring only waits. The permit
+    // moves into the blocking task: should the request time out meanwhile,
+    // the decode still runs to its end and only then frees its place.
+    let permit = decode_permits().acquire_owned().await;
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        decode()
+    });
+    match task.await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a decoding task was cancelled: {e}"),
+    }
+}
+
+/// The content codings callq decodes (RFC 9110 §8.4.1), lower-case.
+pub const CONTENT_CODINGS: [&str; 3] = ["gzip", "deflate", "br"];
+
+/// Normalizes `Content-Encoding` before the decompression layer sees it:
+/// codings are case-insensitive (`GZIP` is gzip), `identity` means none, and
+/// gzip, deflate and br are decoded. Anything else (another coding, or a list
+/// of several) cannot be read and is answered 415 in the format of the style
+/// that owns the path, instead of the decompression layer's bare empty 415.
+pub async fn content_encoding(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let Some(value) = req.headers().get(header::CONTENT_ENCODING) else {
+        return next.run(req).await;
+    };
+    let coding = value
+        .to_str()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_else(|_| String::from("(not text)"));
+    // Two header lines are a list of codings, like `gzip, br` in one.
+    let several = req
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .count()
+        > 1;
+    if several {
+        let shown = req
+            .headers()
+            .get_all(header::CONTENT_ENCODING)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return crate::protocols::unsupported_encoding(req.uri().path(), req.headers(), &shown);
+    }
+    if coding.is_empty() || coding == "identity" {
+        req.headers_mut().remove(header::CONTENT_ENCODING);
+    } else if let Some(known) = CONTENT_CODINGS.iter().find(|c| **c == coding) {
+        req.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static(known),
+        );
+    } else {
+        let shown = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        return crate::protocols::unsupported_encoding(req.uri().path(), req.headers(), &shown);
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn small_bodies_decode_inline_and_large_ones_on_the_blocking_pool() {
+        let here = std::thread::current().id();
+        let small = decode_off_thread(OFF_THREAD_DECODE_BYTES - 1, move || {
+            std::thread::current().id() == here
+        })
+        .await;
+        assert!(small, "a small body is decoded on the calling thread");
+        let large = decode_off_thread(OFF_THREAD_DECODE_BYTES, move || {
+            std::thread::current().id() == here
+        })
+        .await;
+        assert!(!large, "a large body is decoded on another thread");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_decode_panics_in_the_caller() {
+        let outcome = tokio::spawn(decode_off_thread(1 << 20, || -> u8 {
+            panic!("decoder bug")
+        }))
+        .await
+        .unwrap_err();
+        assert!(outcome.is_panic());
+    }
+
+    #[tokio::test]
+    async fn concurrent_large_decodes_never_exceed_the_permits() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (running, peak) = (running.clone(), peak.clone());
+                tokio::spawn(decode_off_thread(1 << 20, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        assert!(peak.load(Ordering::SeqCst) <= cpus * 2);
+    }
+}

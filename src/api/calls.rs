@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -136,6 +137,7 @@ pub fn summarize(reports: &[Report]) -> Option<CallSummary> {
     params(("call_id" = String, Path, description = "The call id; UCWA ids `{applicationId}/{conversationId}` may be given with the slash as is")),
     responses(
         (status = 200, description = "Reports and summary", body = CallView),
+        (status = 400, description = "`call_id` is not percent-encoded UTF-8, or holds U+0000", body = ErrorBody),
         (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
         (status = 404, description = "No report about this call for this tenant", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
@@ -144,8 +146,16 @@ pub fn summarize(reports: &[Report]) -> Option<CallSummary> {
 pub async fn get_call(
     State(state): State<AppState>,
     OpsTenant(tenant): OpsTenant,
-    Path(call_id): Path<String>,
+    call_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CallView>, ApiError> {
+    let Path(call_id) =
+        call_id.map_err(|_| ApiError::bad("call_id", "`call_id` is not percent-encoded UTF-8"))?;
+    if !crate::model::text::is_storable(&call_id) {
+        return Err(ApiError::bad(
+            "call_id",
+            "the character U+0000 (%00) is not allowed",
+        ));
+    }
     let (reports, truncated) = state
         .store
         .newest_reports_for_call(&tenant, &call_id, MAX_CALL_REPORTS)

@@ -19,6 +19,7 @@ use super::calls::{CallSummary, CallView};
 use super::error::ErrorBody;
 use super::reports::ReportPage;
 use super::stats::StatsAnswer;
+use crate::model::quality::{PoorReason, QualityClass};
 use crate::model::{Kind, MediaStream, Modality, Protocol, Report};
 use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportRow};
 
@@ -36,7 +37,8 @@ use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportR
         super::stats::stats,
     ),
     components(schemas(
-        ReportPage, ReportRow, Report, MediaStream, Modality, Protocol, Kind, CallView,
+        ReportPage, ReportRow, Report, MediaStream, Modality, QualityClass, PoorReason, Protocol, Kind,
+        CallView,
         CallSummary, StatsAnswer, GroupStats, RatingStats, Percentiles, GroupBy, ErrorBody
     )),
     modifiers(&SecuritySchemes, &ServiceEndpoints, &IngestEndpoints),

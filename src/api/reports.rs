@@ -1,6 +1,7 @@
 //! `GET /api/v1/reports` (list or CSV export) and `GET /api/v1/reports/{id}`.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -38,9 +39,11 @@ pub struct ReportPage {
         ("min_rating" = Option<f64>, Query, description = "Rating at least (1..5)"),
         ("max_rating" = Option<f64>, Query, description = "Rating at most (1..5)"),
         ("issue" = Option<String>, Query, description = "Reports naming this issue (e.g. ECHO)"),
+        ("device" = Option<String>, Query, description = "Exact device name (Graph `deviceName`)"),
         ("limit" = Option<i64>, Query, description = "JSON: page size 1..1000, default 100. CSV: cap on rows, default every row"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("format" = Option<String>, Query, description = "json or csv (overrides Accept)"),
+        ("csv_safe" = Option<bool>, Query, description = "CSV only: prefix `'` to text cells starting with = + - @ tab or CR, so spreadsheets do not run them as formulas; default false (cells as stored)"),
     ),
     responses(
         (status = 200, description = "A page of reports", body = ReportPage,
@@ -93,6 +96,11 @@ pub async fn list(
                 first,
                 asked,
                 request.limit,
+                if request.csv_safe {
+                    export::Cells::SpreadsheetSafe
+                } else {
+                    export::Cells::AsStored
+                },
             );
             Ok((
                 [
@@ -127,8 +135,9 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     OpsTenant(tenant): OpsTenant,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Report>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::bad("id", "`id` is not a UUID"))?;
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.

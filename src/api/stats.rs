@@ -22,7 +22,8 @@ pub struct StatsAnswer {
     pub groups: Vec<GroupStats>,
 }
 
-/// Counts, ratings, issue frequencies and stream-metric percentiles.
+/// Counts (per style and kind), ratings, issue frequencies, stream-metric
+/// percentiles and poor-stream counts (CQD audio classifier) per group.
 #[utoipa::path(
     get,
     path = "/api/v1/stats",
@@ -31,7 +32,7 @@ pub struct StatsAnswer {
     params(
         ("since" = Option<String>, Query, description = "Received at or after (RFC 3339 or YYYY-MM-DD, UTC); default: unbounded"),
         ("until" = Option<String>, Query, description = "Received before; default: unbounded"),
-        ("group_by" = Option<String>, Query, description = "protocol, kind, issue, device, hour or day"),
+        ("group_by" = Option<String>, Query, description = "protocol, kind, issue, device, hour, day, error_code or error_subcode"),
         ("protocol" = Option<String>, Query, description = "Only this protocol"),
         ("kind" = Option<String>, Query, description = "Only this kind"),
     ),

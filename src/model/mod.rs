@@ -7,7 +7,9 @@
 //! and frames/s, counts are packets and sizes are bytes.
 
 pub mod mos;
+pub mod quality;
 mod stream;
+pub mod text;
 
 pub use stream::{MediaStream, Modality};
 
@@ -164,6 +166,18 @@ impl Report {
             content_type: None,
             raw_payload: raw_payload.into(),
             streams: Vec::new(),
+        }
+    }
+
+    /// Derives what callq computes for each stream from its metrics, once,
+    /// before the report is stored: the E-model MOS of audio streams that
+    /// carry no MOS of their own ([`mos::annotate`]; a reported MOS is kept)
+    /// and the CQD audio class ([`quality::annotate`]). Every accepted report
+    /// passes through here (`AppState::commit`), whatever its style.
+    pub fn derive_stream_quality(&mut self) {
+        for stream in &mut self.streams {
+            mos::annotate(stream);
+            quality::annotate(stream);
         }
     }
 

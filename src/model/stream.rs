@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::quality::{PoorReason, QualityClass};
+
 /// The media a stream carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,4 +69,14 @@ pub struct MediaStream {
     /// Where `mos` came from, with a version, e.g. `g107-simplified/1` or
     /// `ms-qoe/OverallAvgNetworkMOS`.
     pub mos_model: Option<String>,
+    /// CQD audio class (`good`, `poor`, `unclassified`); `None` for streams
+    /// that are not audio. Set by callq when the report is accepted
+    /// ([`quality`](super::quality)).
+    pub quality_class: Option<QualityClass>,
+    /// Which conditions made the stream Poor; empty unless it is.
+    #[serde(default)]
+    pub poor_reasons: Vec<PoorReason>,
+    /// The classifier that set `quality_class`, with a version
+    /// (`cqd-audio/1`), like `mos_model` for MOS.
+    pub quality_classifier: Option<String>,
 }

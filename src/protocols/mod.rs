@@ -6,7 +6,9 @@
 //!   prefix that answers 404 in the style's own error body;
 //! - `unavailable(headers, retry_after_secs)`: 503 + Retry-After in the style's
 //!   own error body, used when the database is down, the queue is full or the
-//!   request ran out of time.
+//!   request ran out of time;
+//! - `unsupported_encoding(headers, coding)`: 415 in the style's own error
+//!   body for a `Content-Encoding` callq cannot decode.
 
 pub mod graph;
 pub mod plivo;
@@ -33,6 +35,27 @@ pub fn unavailable(path: &str, headers: &HeaderMap, retry_after_secs: u64) -> Re
         "graph" => graph::unavailable(headers, retry_after_secs),
         "plivo" => plivo::unavailable(headers, retry_after_secs),
         _ => plain_unavailable(retry_after_secs),
+    }
+}
+
+/// 415 for a `Content-Encoding` callq cannot decode, in the error format of
+/// the style that owns `path` (the ops API's JSON error body elsewhere).
+pub fn unsupported_encoding(path: &str, headers: &HeaderMap, coding: &str) -> Response {
+    match crate::telemetry::style_of(path) {
+        "ucwa" => ucwa::unsupported_encoding(headers, coding),
+        "graph" => graph::unsupported_encoding(headers, coding),
+        "plivo" => plivo::unsupported_encoding(headers, coding),
+        _ => (
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            axum::Json(serde_json::json!({
+                "error": "unsupported_media_type",
+                "message": format!(
+                    "Content-Encoding {:?} is not supported; send gzip, deflate, br or no encoding.",
+                    coding.chars().take(100).collect::<String>()
+                ),
+            })),
+        )
+            .into_response(),
     }
 }
 

@@ -14,7 +14,7 @@ pub const STREAM_COLUMNS: &str = "report_id, ordinal, modality, channel_index, l
     avg_outbound_loss_pct, max_outbound_loss_pct, avg_inbound_rtt_ms, max_inbound_rtt_ms, \
     avg_outbound_rtt_ms, max_outbound_rtt_ms, avg_inbound_bitrate_bps, avg_outbound_bitrate_bps, \
     avg_inbound_frame_rate, avg_outbound_frame_rate, network_link_speed_bytes, local_ip, local_port, \
-    remote_ip, remote_port, mos, r_factor, mos_model";
+    remote_ip, remote_port, mos, r_factor, mos_model, quality_class, poor_reasons, quality_classifier";
 
 /// Parses a stored enum name (protocol, kind); a name the model does not
 /// know means the row was written by something else and is reported as such.
@@ -68,6 +68,20 @@ macro_rules! stream_from_row {
             mos: row.try_get("mos")?,
             r_factor: row.try_get("r_factor")?,
             mos_model: row.try_get("mos_model")?,
+            quality_class: {
+                let class: Option<String> = row.try_get("quality_class")?;
+                class
+                    .as_deref()
+                    .map(|c| crate::store::columns::stored_name("quality_class", c))
+                    .transpose()?
+            },
+            poor_reasons: {
+                let reasons: String = row.try_get("poor_reasons")?;
+                crate::model::quality::split_reasons(&reasons).map_err(|e| {
+                    crate::store::StoreError::Malformed(format!("poor_reasons: {e}"))
+                })?
+            },
+            quality_classifier: row.try_get("quality_classifier")?,
         }
     }};
 }

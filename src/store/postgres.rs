@@ -23,7 +23,7 @@ pub(super) fn open(url: &str, options: &StoreOptions) -> Result<PgPool, StoreErr
 }
 
 /// One statement writes a whole batch: reports from `UNNEST`ed column arrays
-/// ($1..$26), then the streams ($27..$58) of the reports that were inserted
+/// ($1..$26), then the streams ($27..$61) of the reports that were inserted
 /// (not those skipped as retries). A single statement is its own transaction,
 /// so a flush is one round trip instead of BEGIN, two INSERTs and COMMIT; the
 /// driver returns only after PostgreSQL's ReadyForQuery, which follows the
@@ -54,7 +54,8 @@ fn insert_batch_sql() -> String {
                   $38::float8[], $39::float8[], $40::float8[], $41::float8[], $42::float8[], \
                   $43::float8[], $44::float8[], $45::float8[], $46::float8[], $47::float8[], \
                   $48::float8[], $49::float8[], $50::float8[], $51::int8[], $52::text[], $53::int4[], \
-                  $54::text[], $55::int4[], $56::float8[], $57::float8[], $58::text[]) \
+                  $54::text[], $55::int4[], $56::float8[], $57::float8[], $58::text[], \
+                  $59::text[], $60::text[], $61::text[]) \
                 AS s({STREAM_COLUMNS}) \
            WHERE s.report_id IN (SELECT id FROM inserted)) \
          SELECT id FROM inserted"
@@ -146,6 +147,9 @@ struct StreamColumns {
     mos: Vec<Option<f64>>,
     r_factor: Vec<Option<f64>>,
     mos_model: Vec<Option<String>>,
+    quality_class: Vec<Option<&'static str>>,
+    poor_reasons: Vec<String>,
+    quality_classifier: Vec<Option<String>>,
 }
 
 impl StreamColumns {
@@ -189,6 +193,10 @@ impl StreamColumns {
         self.mos.push(s.mos);
         self.r_factor.push(s.r_factor);
         self.mos_model.push(s.mos_model.clone());
+        self.quality_class.push(s.quality_class.map(|c| c.as_str()));
+        self.poor_reasons
+            .push(crate::model::quality::join_reasons(&s.poor_reasons));
+        self.quality_classifier.push(s.quality_classifier.clone());
     }
 }
 
@@ -293,6 +301,9 @@ pub(super) async fn insert_batch(
         .bind(s.mos)
         .bind(s.r_factor)
         .bind(s.mos_model)
+        .bind(s.quality_class)
+        .bind(s.poor_reasons)
+        .bind(s.quality_classifier)
         .fetch_all(pool)
         .await?
         .into_iter()

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::model::quality::PoorReason;
 use crate::model::{Kind, Protocol};
 
 /// Which reports a list, export or statistics request covers. Every field
@@ -30,6 +31,8 @@ pub struct ReportFilter {
     pub max_rating: Option<f64>,
     /// The report lists this canonical issue name.
     pub issue: Option<String>,
+    /// `device_name` is exactly this (Graph `deviceName`).
+    pub device: Option<String>,
 }
 
 /// A position in the newest-first order `(received_at DESC, id DESC)`: the
@@ -126,6 +129,10 @@ pub enum GroupBy {
     Hour,
     /// UTC day, key `YYYY-MM-DD`.
     Day,
+    /// UCWA `errorCode` (`null` key: reports without one).
+    ErrorCode,
+    /// UCWA `errorSubcode` (`null` key: reports without one).
+    ErrorSubcode,
 }
 
 crate::model::text_enum!(GroupBy {
@@ -135,6 +142,8 @@ crate::model::text_enum!(GroupBy {
     Device => "device",
     Hour => "hour",
     Day => "day",
+    ErrorCode => "error_code",
+    ErrorSubcode => "error_subcode",
 });
 
 /// A statistics request: the reports (a filter) and how to group them
@@ -151,6 +160,7 @@ pub struct StatsQuery {
 pub struct Percentiles {
     /// Number of streams that carried the metric.
     pub count: i64,
+    pub p10: Option<f64>,
     pub p50: Option<f64>,
     pub p90: Option<f64>,
     pub p99: Option<f64>,
@@ -187,11 +197,66 @@ pub struct GroupStats {
     pub rtt_ms: Percentiles,
     /// Per stream: MOS as stored (reported or estimated).
     pub mos: Percentiles,
+    /// Audio streams of the group's reports.
+    pub audio_streams: i64,
+    /// Audio streams the CQD audio classifier called Poor.
+    pub poor_audio_streams: i64,
+    /// Audio streams without a class: inputs missing (`unclassified`), or
+    /// stored before callq classified streams.
+    pub unclassified_audio_streams: i64,
+    /// `poor / (audio − unclassified)`; `null` when no audio stream was classified.
+    pub poor_rate: Option<f64>,
+    /// Poor audio streams per reason (`round_trip`, `packet_loss`, `jitter`);
+    /// a stream may count under several.
+    pub poor_reasons: BTreeMap<String, i64>,
+    /// Reports per wire style (`ucwa`, `graph`, `plivo`), every style listed.
+    pub protocols: BTreeMap<String, i64>,
+    /// Reports per kind (`feedback`, `diagnostics`, `device_quality`), every kind listed.
+    pub kinds: BTreeMap<String, i64>,
+}
+
+impl GroupStats {
+    /// A group with no reports yet: zero counts, and every style, kind and
+    /// poor reason listed with 0, so clients see the same keys in every group.
+    pub fn empty(key: Option<String>) -> GroupStats {
+        let zeros = |names: &mut dyn Iterator<Item = &'static str>| {
+            names.map(|n| (n.to_owned(), 0)).collect::<BTreeMap<_, _>>()
+        };
+        GroupStats {
+            key,
+            poor_reasons: zeros(&mut PoorReason::ALL.iter().map(|r| r.as_str())),
+            protocols: zeros(&mut Protocol::ALL.iter().map(|p| p.as_str())),
+            kinds: zeros(&mut Kind::ALL.iter().map(|k| k.as_str())),
+            ..GroupStats::default()
+        }
+    }
+
+    /// Sets the poor-stream counts and derives the rate.
+    pub fn set_stream_classes(&mut self, audio: i64, poor: i64, unclassified: i64) {
+        self.audio_streams = audio;
+        self.poor_audio_streams = poor;
+        self.unclassified_audio_streams = unclassified;
+        let classified = audio - unclassified;
+        self.poor_rate = (classified > 0).then(|| poor as f64 / classified as f64);
+    }
+}
+
+impl Percentiles {
+    /// Sets the value of percentile `PERCENTILES[index]`.
+    pub fn set(&mut self, index: usize, value: Option<f64>) {
+        match index {
+            0 => self.p10 = value,
+            1 => self.p50 = value,
+            2 => self.p90 = value,
+            3 => self.p99 = value,
+            _ => {}
+        }
+    }
 }
 
 /// The percentiles every statistics group reports, in the order of
 /// [`Percentiles`]' fields.
-pub const PERCENTILES: [f64; 3] = [0.5, 0.9, 0.99];
+pub const PERCENTILES: [f64; 4] = [0.1, 0.5, 0.9, 0.99];
 
 /// Linear-interpolation percentile from the two closest ranks, as
 /// `percentile_cont` computes it: `lower` is the value of rank

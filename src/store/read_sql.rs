@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::query::{Cursor, GroupBy, ReportFilter, StatsQuery};
+use super::query::{Cursor, GroupBy, PERCENTILES, ReportFilter, StatsQuery};
+use crate::model::quality::{PoorReason, QualityClass};
+use crate::model::{Kind, Modality, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -213,6 +215,12 @@ fn conditions(b: &mut Binder, tenant: &str, filter: &ReportFilter) -> String {
         let placeholder = b.bind(Arg::Text(issue.clone()));
         parts.push(b.dialect.issue_listed("r", &placeholder));
     }
+    if let Some(device) = &filter.device {
+        parts.push(format!(
+            "r.device_name = {}",
+            b.bind(Arg::Text(device.clone()))
+        ));
+    }
     parts.join(" AND ")
 }
 
@@ -267,6 +275,8 @@ fn stats_base(b: &mut Binder, tenant: &str, query: &StatsQuery) -> String {
         Some(GroupBy::Protocol) => ("r.protocol".to_owned(), String::new()),
         Some(GroupBy::Kind) => ("r.kind".to_owned(), String::new()),
         Some(GroupBy::Device) => ("r.device_name".to_owned(), String::new()),
+        Some(GroupBy::ErrorCode) => ("r.error_code".to_owned(), String::new()),
+        Some(GroupBy::ErrorSubcode) => ("r.error_subcode".to_owned(), String::new()),
         Some(GroupBy::Hour) => (dialect.hour_of("r"), String::new()),
         Some(GroupBy::Day) => (dialect.day_of("r"), String::new()),
         Some(GroupBy::Issue) => {
@@ -276,15 +286,25 @@ fn stats_base(b: &mut Binder, tenant: &str, query: &StatsQuery) -> String {
     };
     let filter_sql = conditions(b, tenant, &query.filter);
     format!(
-        "WITH base AS (SELECT r.id, r.rating, r.issues, {key} AS key FROM reports r {join} WHERE {filter_sql})"
+        "WITH base AS (SELECT r.id, r.rating, r.issues, r.protocol, r.kind, {key} AS key \
+         FROM reports r {join} WHERE {filter_sql})"
     )
 }
 
 /// Per group: report count and rating count/mean (and, on PostgreSQL,
-/// median and sample stddev; on SQLite the sums that give the stddev).
+/// median and sample stddev; on SQLite the sums that give the stddev), and
+/// the report count per style (`protocol_{name}`) and kind (`kind_{name}`).
+/// The names spliced in are the model's own constants, never client text.
 pub(crate) fn stats_summary(dialect: Dialect, tenant: &str, query: &StatsQuery) -> Sql {
     let mut b = Binder::new(dialect);
     let base = stats_base(&mut b, tenant, query);
+    let protocols = Protocol::ALL
+        .iter()
+        .map(|p| format!("count(CASE WHEN protocol = '{p}' THEN 1 END) AS protocol_{p}"));
+    let kinds = Kind::ALL
+        .iter()
+        .map(|k| format!("count(CASE WHEN kind = '{k}' THEN 1 END) AS kind_{k}"));
+    let by_name = protocols.chain(kinds).collect::<Vec<_>>().join(", ");
     let extra = match dialect {
         Dialect::Postgres => {
             "stddev_samp(rating) AS stddev, \
@@ -293,8 +313,8 @@ pub(crate) fn stats_summary(dialect: Dialect, tenant: &str, query: &StatsQuery) 
         Dialect::Sqlite => "sum(rating) AS sum, sum(rating * rating) AS sum_squares",
     };
     let text = format!(
-        "{base} SELECT key, count(*) AS reports, count(rating) AS rated, avg(rating) AS mean, {extra} \
-         FROM base GROUP BY key"
+        "{base} SELECT key, count(*) AS reports, count(rating) AS rated, avg(rating) AS mean, {extra}, \
+         {by_name} FROM base GROUP BY key"
     );
     b.finish(text)
 }
@@ -342,20 +362,66 @@ pub(crate) fn stats_streams_postgres(tenant: &str, query: &StatsQuery) -> Sql {
         .iter()
         .map(|(name, expr)| format!("{expr} AS {name}"))
         .collect();
-    let aggregates: Vec<String> = metrics
+    let levels = PERCENTILES.map(|p| p.to_string()).join(", ");
+    let mut aggregates: Vec<String> = metrics
         .iter()
         .map(|(name, _)| {
             format!(
                 "count({name}) AS {name}_n, \
-                 percentile_cont(ARRAY[0.5, 0.9, 0.99]::float8[]) WITHIN GROUP (ORDER BY {name}) AS {name}_p"
+                 percentile_cont(ARRAY[{levels}]::float8[]) WITHIN GROUP (ORDER BY {name}) AS {name}_p"
             )
         })
         .collect();
+    aggregates.push(stream_class_counts());
     let text = format!(
-        "{base}, m AS (SELECT b.key, {} FROM base b JOIN media_streams s ON s.report_id = b.id) \
+        "{base}, m AS (SELECT b.key, s.modality, s.quality_class, s.poor_reasons, {} \
+         FROM base b JOIN media_streams s ON s.report_id = b.id) \
          SELECT key, {} FROM m GROUP BY key",
         values.join(", "),
         aggregates.join(", ")
+    );
+    b.finish(text)
+}
+
+/// Aggregates over a row set with `modality`, `quality_class` and
+/// `poor_reasons` columns: `audio_n`, `poor_n`, `unclassified_n` (class
+/// `unclassified`, or none: stored before streams were classified) and
+/// `reason_{name}` per poor reason. Same text on both backends; the names
+/// spliced in are the model's constants.
+fn stream_class_counts() -> String {
+    let audio = Modality::Audio.as_str();
+    let poor = QualityClass::Poor.as_str();
+    let unclassified = QualityClass::Unclassified.as_str();
+    let mut parts = vec![
+        format!("count(CASE WHEN modality = '{audio}' THEN 1 END) AS audio_n"),
+        format!(
+            "count(CASE WHEN modality = '{audio}' AND quality_class = '{poor}' THEN 1 END) AS poor_n"
+        ),
+        format!(
+            "count(CASE WHEN modality = '{audio}' AND (quality_class IS NULL \
+             OR quality_class = '{unclassified}') THEN 1 END) AS unclassified_n"
+        ),
+    ];
+    for reason in PoorReason::ALL {
+        parts.push(format!(
+            "count(CASE WHEN modality = '{audio}' AND quality_class = '{poor}' \
+             AND poor_reasons LIKE '%{reason}%' THEN 1 END) AS reason_{reason}"
+        ));
+    }
+    parts.join(", ")
+}
+
+/// SQLite: per group, the poor-stream counts of [`stream_class_counts`].
+/// (PostgreSQL computes them in [`stats_streams_postgres`], in the same pass
+/// as the percentiles.)
+pub(crate) fn stats_stream_classes_sqlite(tenant: &str, query: &StatsQuery) -> Sql {
+    let mut b = Binder::new(Dialect::Sqlite);
+    let base = stats_base(&mut b, tenant, query);
+    let text = format!(
+        "{base}, m AS (SELECT b.key, s.modality, s.quality_class, s.poor_reasons \
+         FROM base b JOIN media_streams s ON s.report_id = b.id) \
+         SELECT key, {} FROM m GROUP BY key",
+        stream_class_counts()
     );
     b.finish(text)
 }
@@ -383,14 +449,15 @@ pub(crate) fn stats_percentiles_sqlite(tenant: &str, query: &StatsQuery) -> Sql 
                     row_number() OVER (PARTITION BY key, metric ORDER BY v) AS rn, \
                     count(*) OVER (PARTITION BY key, metric) AS n \
                     FROM m WHERE v IS NOT NULL), \
-         ps(p) AS (VALUES (0.5), (0.9), (0.99)) \
+         ps(p) AS (VALUES {}) \
          SELECT r.key, r.metric, ps.p, r.n, \
                 max(CASE WHEN r.rn = CAST(ps.p * (r.n - 1) AS INTEGER) + 1 THEN r.v END) AS lower, \
                 max(CASE WHEN r.rn = CAST(ps.p * (r.n - 1) AS INTEGER) + 2 THEN r.v END) AS upper \
          FROM ranked r CROSS JOIN ps \
          WHERE r.rn BETWEEN CAST(ps.p * (r.n - 1) AS INTEGER) + 1 AND CAST(ps.p * (r.n - 1) AS INTEGER) + 2 \
          GROUP BY r.key, r.metric, ps.p",
-        values.join(" UNION ALL ")
+        values.join(" UNION ALL "),
+        PERCENTILES.map(|p| format!("({p})")).join(", ")
     );
     b.finish(text)
 }

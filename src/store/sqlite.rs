@@ -61,7 +61,8 @@ pub(super) async fn insert_batch(
     );
     let stream_sql = format!(
         "INSERT INTO media_streams ({STREAM_COLUMNS}) VALUES \
-         (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+         (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+         ?, ?, ?)"
     );
     let mut tx = pool.begin().await?;
     let mut stored = Vec::with_capacity(reports.len());
@@ -145,6 +146,9 @@ pub(super) async fn insert_batch(
                 .bind(s.mos)
                 .bind(s.r_factor)
                 .bind(&s.mos_model)
+                .bind(s.quality_class.map(|c| c.as_str()))
+                .bind(crate::model::quality::join_reasons(&s.poor_reasons))
+                .bind(&s.quality_classifier)
                 .execute(&mut *tx)
                 .await?;
         }

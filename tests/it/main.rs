@@ -5,8 +5,11 @@ mod support;
 
 mod api;
 mod connections;
+mod dashboard;
 mod end_to_end;
 mod foundation;
 mod graph;
+mod hostile_input;
 mod plivo;
+mod quality;
 mod ucwa;

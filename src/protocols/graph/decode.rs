@@ -129,9 +129,19 @@ impl<'a> Object<'a> {
             .transpose()
     }
 
-    /// `Edm.Int64`.
+    /// `Edm.Int64`: a JSON number, or a string holding a decimal integer as
+    /// OData clients send Int64 values under `IEEE754Compatible=true` (so that
+    /// JavaScript's doubles lose no digits).
     pub fn int64(&self, name: &str) -> Result<Option<i64>, SchemaError> {
-        self.integer(name, "an Int64 number")
+        match self.get(name) {
+            Some(Value::String(s)) => parse_int64(s).map(Some).ok_or_else(|| {
+                SchemaError::invalid(
+                    self.path_of(name),
+                    format!("'{}' is not an Int64 number", shorten(s)),
+                )
+            }),
+            _ => self.integer(name, "an Int64 number"),
+        }
     }
 
     fn integer(&self, name: &str, expected: &str) -> Result<Option<i64>, SchemaError> {
@@ -186,6 +196,16 @@ impl<'a> Object<'a> {
             Some(other) => Err(self.wrong(name, "an array", other)),
         }
     }
+}
+
+/// An Int64 written as a string: an optional `-` and decimal digits, nothing
+/// else (no `+`, blanks, fraction or exponent), within the Int64 range.
+fn parse_int64(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// What a JSON value is, for messages.
@@ -265,7 +285,27 @@ mod tests {
         assert!(with(json!(1.5), |o| o.int64("p")).is_err());
         assert!(with(json!(u64::MAX), |o| o.int64("p")).is_err());
         assert!(with(json!(1e300), |o| o.int64("p")).is_err());
-        assert!(with(json!("5"), |o| o.int64("p")).is_err());
+        // Int64 as a string (OData IEEE754Compatible=true); Int32 never.
+        assert_eq!(with(json!("5"), |o| o.int64("p")), Ok(Some(5)));
+        assert_eq!(
+            with(json!("-9223372036854775808"), |o| o.int64("p")),
+            Ok(Some(i64::MIN))
+        );
+        for bad in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "5.0",
+            "1e3",
+            "0x10",
+            "9223372036854775808",
+            "five",
+        ] {
+            let e = with(json!(bad), |o| o.int64("p")).unwrap_err();
+            assert!(e.to_string().contains("'q.p'"), "{bad}: {e}");
+        }
+        assert!(with(json!("5"), |o| o.int32("p")).is_err());
         assert!(with(json!(true), |o| o.int32("p")).is_err());
     }
 

@@ -113,6 +113,18 @@ impl GraphError {
         )
     }
 
+    /// 415 for a `Content-Encoding` callq cannot decode.
+    pub fn unsupported_encoding(coding: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "RequestBodyRead",
+            format!(
+                "The content encoding '{}' is not supported; send the body uncompressed or with gzip, deflate or br.",
+                coding.chars().take(100).collect::<String>()
+            ),
+        )
+    }
+
     /// 503 `serviceNotAvailable` (a code of Graph's documented list) with
     /// `Retry-After`, which Microsoft's SDKs honour.
     pub fn unavailable(retry_after_secs: u64) -> Self {

@@ -5,6 +5,7 @@
 //! once the report is committed.
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,8 +14,8 @@ use super::auth::authenticate;
 use super::error::{self, CorrelationIds, GraphError};
 use super::quality::{DeviceQuality, decode_body};
 use crate::app::AppState;
-use crate::http::{BodyError, BodyLimit, RequestMeta, read_body};
-use crate::model::{Kind, Protocol, Report, mos};
+use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
+use crate::model::{Kind, Protocol, Report};
 
 pub async fn log_teleconference_device_quality(
     State(state): State<AppState>,
@@ -51,9 +52,12 @@ async fn accept(
         BodyError::TooLarge { limit } => GraphError::too_large(limit),
         BodyError::Unreadable(_) => GraphError::bad_request(error::UNREADABLE_JSON),
     })?;
-    let (quality, raw) = parse(&bytes)?;
+    let (quality, raw) = decode_off_thread(bytes.len(), move || parse(&bytes)).await?;
     let mut report = to_report(&principal.tenant, quality, raw);
     meta.apply(&mut report);
+    report
+        .make_storable()
+        .map_err(|e| GraphError::bad_request(format!("The request cannot be stored: {e}.")))?;
     if report.idempotency_key.is_none() {
         // Graph clients correlate a call and its retries by client-request-id
         // (Microsoft's SDKs resend the same request, header included), so it
@@ -94,8 +98,8 @@ fn parse(bytes: &Bytes) -> Result<(DeviceQuality, String), GraphError> {
 }
 
 /// The normalized report: `call_id` is the callChainId (lower-case, the
-/// canonical GUID form, so that searches match whatever case clients used);
-/// audio streams get an E-model MOS estimate.
+/// canonical GUID form, so that searches match whatever case clients used).
+/// Audio streams get their E-model MOS and class in `AppState::commit`.
 fn to_report(tenant: &str, q: DeviceQuality, raw: String) -> Report {
     let mut report = Report::new(
         tenant,
@@ -113,7 +117,6 @@ fn to_report(tenant: &str, q: DeviceQuality, raw: String) -> Report {
     report.cloud_service_deployment_id = q.cloud_service_deployment_id;
     report.cloud_service_deployment_environment = q.cloud_service_deployment_environment;
     report.streams = q.streams;
-    report.streams.iter_mut().for_each(mos::annotate);
     report
 }
 
@@ -126,13 +129,21 @@ pub async fn method_not_allowed(headers: HeaderMap) -> Response {
 /// is one of its other accepted spellings, else Graph's 404.
 pub async fn other_path(
     state: State<AppState>,
-    Path(rest): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     method: Method,
     meta: RequestMeta,
     limit: BodyLimit,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // A path that does not percent-decode to UTF-8 gets Graph's error body,
+    // not the extractor's plain-text 400.
+    let Ok(Path(rest)) = path else {
+        return GraphError::bad_request(
+            "The request URI is not valid: its path is not percent-encoded UTF-8.",
+        )
+        .respond(&headers);
+    };
     if !super::is_action_alias(&rest) {
         return GraphError::not_found("The requested resource does not exist.").respond(&headers);
     }

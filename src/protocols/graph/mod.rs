@@ -68,6 +68,11 @@ pub fn unavailable(headers: &HeaderMap, retry_after_secs: u64) -> Response {
     error::GraphError::unavailable(retry_after_secs).respond(headers)
 }
 
+/// 415 for a `Content-Encoding` callq cannot decode, in Graph's error body.
+pub fn unsupported_encoding(headers: &HeaderMap, coding: &str) -> Response {
+    error::GraphError::unsupported_encoding(coding).respond(headers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_action_alias;

@@ -29,6 +29,12 @@ pub struct DeviceQuality {
     pub streams: Vec<MediaStream>,
 }
 
+/// Most `mediaQualityList` items one request may carry. A device reports one
+/// item per media channel (audio, a few video channels, screen sharing): a
+/// dozen at most. The cap keeps one request's stream rows, and the work of
+/// writing them, bounded.
+pub const MAX_MEDIA_QUALITY_LIST: usize = 64;
+
 const NAMESPACE: &str = "microsoft.graph.";
 const DEVICE_QUALITY: &str = "teleconferenceDeviceQuality";
 
@@ -84,6 +90,15 @@ fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
     let cloud_service_instance_name = q.string("cloudServiceInstanceName")?;
     let cloud_service_name = q.string("cloudServiceName")?;
     let list = q.require("mediaQualityList", q.array("mediaQualityList")?)?;
+    if list.len() > MAX_MEDIA_QUALITY_LIST {
+        return Err(SchemaError::invalid(
+            q.path_of("mediaQualityList"),
+            format!(
+                "at most {MAX_MEDIA_QUALITY_LIST} items are accepted, found {}",
+                list.len()
+            ),
+        ));
+    }
     let streams = list
         .iter()
         .enumerate()
@@ -507,6 +522,31 @@ mod tests {
             error_of(&body(vec![video]))
                 .contains("'quality.mediaQualityList[0].averageInboundBitRate'")
         );
+    }
+
+    #[test]
+    fn the_media_quality_list_is_capped() {
+        let items = |n: usize| (0..n).map(|_| item(None)).collect::<Vec<_>>();
+        let q = decode_body(&body(items(MAX_MEDIA_QUALITY_LIST))).unwrap();
+        assert_eq!(q.streams.len(), MAX_MEDIA_QUALITY_LIST);
+        let e = error_of(&body(items(MAX_MEDIA_QUALITY_LIST + 1)));
+        assert!(
+            e.contains("'quality.mediaQualityList'") && e.contains("at most 64"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn int64_properties_may_be_strings() {
+        let mut it = item(None);
+        it["inboundPackets"] = json!("9007199254740993");
+        it["networkLinkSpeedInBytes"] = json!("125000000");
+        let q = decode_body(&body(vec![it])).unwrap();
+        assert_eq!(q.streams[0].inbound_packets, Some(9_007_199_254_740_993));
+        assert_eq!(q.streams[0].network_link_speed_bytes, Some(125_000_000));
+        let mut it = item(None);
+        it["outboundPackets"] = json!("-1");
+        assert!(error_of(&body(vec![it])).contains("outboundPackets"));
     }
 
     #[test]

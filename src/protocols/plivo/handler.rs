@@ -16,7 +16,7 @@ use super::auth::authenticate;
 use super::request::{body_text, call_uuid, decode};
 use super::response::{PlivoError, Posted};
 use crate::app::AppState;
-use crate::http::{BodyError, BodyLimit, RequestMeta, read_body};
+use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
 use crate::model::{Kind, Protocol, Report};
 
 /// `POST /v1/Call/{call_uuid}/Feedback/`: stores one feedback report.
@@ -54,7 +54,11 @@ async fn accept(
     if text.trim().is_empty() {
         count_empty_body(meta.user_agent.as_deref());
     }
-    let feedback = decode(text)?;
+    let (feedback, text) = decode_off_thread(body.len(), move || {
+        let text = body_text(&body)?;
+        decode(text).map(|feedback| (feedback, text.to_owned()))
+    })
+    .await?;
 
     let mut report = Report::new(
         &*principal.tenant,
@@ -71,6 +75,9 @@ async fn accept(
         .collect();
     report.notes = feedback.notes;
     meta.apply(&mut report);
+    report
+        .make_storable()
+        .map_err(|e| PlivoError::Unstorable(e.to_string()))?;
 
     match state.commit(report).await {
         Ok(committed) => Ok(Posted::new(committed.id)),

@@ -30,6 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/{*rest}", any(handler::not_found))
 }
 
+/// 415 for a `Content-Encoding` callq cannot decode, in this style's error body.
+pub fn unsupported_encoding(_headers: &HeaderMap, coding: &str) -> Response {
+    PlivoError::UnsupportedEncoding(coding.to_owned()).into_response()
+}
+
 /// 503 + Retry-After in this style's error body.
 pub fn unavailable(_headers: &HeaderMap, retry_after_secs: u64) -> Response {
     PlivoError::Unavailable { retry_after_secs }.into_response()

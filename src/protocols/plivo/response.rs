@@ -66,6 +66,8 @@ pub enum PlivoError {
     BadIdempotencyKey(String),
     /// 422: the `Idempotency-Key` was used before for another request.
     IdempotencyKeyReused,
+    /// 415: a `Content-Encoding` callq cannot decode (callq's own text).
+    UnsupportedEncoding(String),
 }
 
 impl PlivoError {
@@ -83,6 +85,7 @@ impl PlivoError {
             PlivoError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             PlivoError::Unstorable(_) | PlivoError::BadIdempotencyKey(_) => StatusCode::BAD_REQUEST,
             PlivoError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            PlivoError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -109,6 +112,10 @@ impl PlivoError {
                 format!("Idempotency-Key header is invalid: {reason}")
             }
             PlivoError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED.into(),
+            PlivoError::UnsupportedEncoding(coding) => format!(
+                "Content-Encoding {:?} is not supported; send the body uncompressed or with gzip, deflate or br",
+                coding.chars().take(100).collect::<String>()
+            ),
         }
     }
 

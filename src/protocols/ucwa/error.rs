@@ -167,6 +167,19 @@ impl UcwaError {
         .with_subcode(ErrorSubcode::UnsupportedMediaType)
     }
 
+    /// 415: a `Content-Encoding` callq cannot decode.
+    pub fn unsupported_encoding(coding: &str) -> UcwaError {
+        UcwaError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "Content-Encoding '{}' is not supported; send the body uncompressed or with gzip, deflate or br.",
+                bounded(coding, 100)
+            ),
+        )
+        .with_subcode(ErrorSubcode::UnsupportedMediaType)
+    }
+
     /// 503: the report could not be stored now; retry after `retry_after_secs`.
     pub fn unavailable(retry_after_secs: u64) -> UcwaError {
         UcwaError::new(
@@ -283,12 +296,28 @@ impl UcwaError {
 }
 
 /// At most `max` characters of `text`, so that messages echoing client
-/// input stay short.
+/// input stay short, with every character XML cannot carry (U+0000 and the
+/// other control characters) shown as U+FFFD, so that the XML form of the
+/// error stays well-formed whatever the client sent.
 pub(super) fn bounded(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
+    let shown = match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text.to_owned(),
+    };
+    if super::xml_bounds::forbidden_character(&shown).is_none() {
+        return shown;
     }
+    shown
+        .chars()
+        .map(|c| {
+            let mut one = [0u8; 4];
+            if super::xml_bounds::forbidden_character(c.encode_utf8(&mut one)).is_some() {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -305,6 +334,17 @@ mod tests {
         assert!(v["message"].as_str().unwrap().contains("errorCode"));
         let nf: serde_json::Value = serde_json::from_str(&UcwaError::not_found().json()).unwrap();
         assert!(nf.get("subcode").is_none() && nf.get("parameters").is_none());
+    }
+
+    #[test]
+    fn echoed_client_text_never_breaks_the_xml_body() {
+        assert_eq!(bounded("a\0b\u{1}c", 10), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(bounded("abcdef", 3), "abc...");
+        let x = UcwaError::unsupported_encoding("x\0y").xml();
+        assert!(
+            super::super::xml_bounds::forbidden_character(&x).is_none(),
+            "{x}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::http::{BodyError, BodyLimit, RequestMeta, read_body};
+use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
 use crate::model::{Kind, Protocol, Report};
 
 use super::auth::{CONVERSATION_SCOPES, FEEDBACK_SCOPES, authorize};
@@ -151,12 +151,22 @@ async fn ingest(
         BodyError::TooLarge { limit } => UcwaError::too_large(limit),
         BodyError::Unreadable(why) => UcwaError::malformed(&why),
     })?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| UcwaError::malformed(&format!("the body is not UTF-8 text ({e})")))?;
-    let input = decode(declared, text)?;
-    let mut report = Report::new(&*principal.tenant, Protocol::Ucwa, op.kind(), call_id, text);
-    op.fill(&input, &mut report)?;
+    let tenant = principal.tenant.to_string();
+    // Decoding (and the MS-QoE extraction) is CPU work proportional to the
+    // body: a large body is decoded off the async workers.
+    let mut report = decode_off_thread(bytes.len(), move || {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| UcwaError::malformed(&format!("the body is not UTF-8 text ({e})")))?;
+        let input = decode(declared, text)?;
+        let mut report = Report::new(tenant, Protocol::Ucwa, op.kind(), call_id, text);
+        op.fill(&input, &mut report)?;
+        Ok::<_, UcwaError>(report)
+    })
+    .await?;
     meta.apply(&mut report);
+    report
+        .make_storable()
+        .map_err(|e| UcwaError::invalid_parameter(e.field, &e.to_string()))?;
     state
         .commit(report)
         .await
@@ -266,6 +276,12 @@ fn call_id(uri: &Uri) -> Result<String, UcwaError> {
 fn path_id(raw: &str, name: &str) -> Result<String, UcwaError> {
     let decoded = percent_decode(raw)
         .ok_or_else(|| UcwaError::invalid_parameter(name, "not valid percent-encoded UTF-8"))?;
+    if !crate::model::text::is_storable(&decoded) {
+        return Err(UcwaError::invalid_parameter(
+            name,
+            "the character U+0000 (%00) is not allowed in an id",
+        ));
+    }
     if decoded.len() > MAX_ID_BYTES {
         return Err(UcwaError::invalid_parameter(
             name,
@@ -319,6 +335,11 @@ mod tests {
             .unwrap();
         let e = call_id(&uri).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let uri: Uri = "/ucwa/v1/applications/a%00b/communication/conversations/1/audioVideo/audioVideoSession"
+            .parse()
+            .unwrap();
+        let e = call_id(&uri).unwrap_err();
+        assert_eq!(e.parameters[0].0, "applicationId");
     }
 
     #[test]

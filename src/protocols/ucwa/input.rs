@@ -11,7 +11,10 @@
 //! The XML reader refuses document type declarations outright and expands
 //! only the five predefined entities and numeric character references: a
 //! reference to any other entity is an error, so no input can make the
-//! server fetch, expand or recurse into anything.
+//! server fetch, expand or recurse into anything. Decoding is linear in the
+//! body's size: attributes per element, namespace declarations, elements and
+//! depth are capped (`xml_bounds`), and characters XML does not allow
+//! (U+0000 above all) make the body not well-formed.
 
 use std::collections::HashMap;
 
@@ -20,6 +23,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::UCWA_NAMESPACE;
+use super::xml_bounds::{Budget, Limits, forbidden_character};
 
 const XSI_NAMESPACE: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
 
@@ -127,7 +131,18 @@ pub fn decode_json(body: &str) -> Result<Input, DecodeError> {
 
 /// Decodes an XML `<input>` document.
 pub fn decode_xml(body: &str) -> Result<Input, DecodeError> {
-    let mut reader = NsReader::from_str(without_bom(body));
+    let body = without_bom(body);
+    if let Some((at, c)) = forbidden_character(body) {
+        return Err(malformed(format!(
+            "the body is not well-formed XML (the character U+{:04X} at byte {at} is not allowed in XML)",
+            u32::from(c)
+        )));
+    }
+    let mut reader = Doc {
+        reader: NsReader::from_str(body),
+        budget: Budget::new(Limits::UCWA_INPUT),
+        open: 0,
+    };
     let mut input = Input::default();
     let mut seen_root = false;
     loop {
@@ -177,7 +192,7 @@ fn check_root(ucwa: bool, e: &BytesStart) -> Result<(), DecodeError> {
 }
 
 /// Reads the children of `<input>` up to and including `</input>`.
-fn read_properties(reader: &mut NsReader<&[u8]>, input: &mut Input) -> Result<(), DecodeError> {
+fn read_properties(reader: &mut Doc<'_>, input: &mut Input) -> Result<(), DecodeError> {
     loop {
         let (ucwa, event) = read(reader)?;
         match event {
@@ -228,16 +243,39 @@ fn read_properties(reader: &mut NsReader<&[u8]>, input: &mut Input) -> Result<()
 
 /// The next event and whether its element (if any) is in the UCWA
 /// namespace, with XML errors turned into decode errors.
-fn read<'i>(reader: &mut NsReader<&'i [u8]>) -> Result<(bool, Event<'i>), DecodeError> {
-    let (ns, event) = reader
+fn read<'i>(doc: &mut Doc<'i>) -> Result<(bool, Event<'i>), DecodeError> {
+    let (ns, event) = doc
+        .reader
         .read_resolved_event()
         .map_err(|e| malformed(format!("the body is not well-formed XML ({e})")))?;
     let ucwa = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == UCWA_NAMESPACE.as_bytes());
+    let admitted = match &event {
+        Event::Start(e) => {
+            let admitted = doc.budget.admit(e, doc.open);
+            doc.open += 1;
+            admitted
+        }
+        Event::Empty(e) => doc.budget.admit(e, doc.open),
+        Event::End(_) => {
+            doc.open = doc.open.saturating_sub(1);
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    admitted.map_err(|exceeded| malformed(format!("the body is not accepted: {exceeded}")))?;
     Ok((ucwa, event))
 }
 
+/// The reader of one document and what the document has used of its caps.
+struct Doc<'i> {
+    reader: NsReader<&'i [u8]>,
+    budget: Budget,
+    /// Elements open.
+    open: usize,
+}
+
 /// Skips everything up to the end tag of the element just started.
-fn skip_subtree(reader: &mut NsReader<&[u8]>) -> Result<(), DecodeError> {
+fn skip_subtree(reader: &mut Doc<'_>) -> Result<(), DecodeError> {
     let mut depth = 1usize;
     while depth > 0 {
         match read(reader)?.1 {
@@ -257,10 +295,7 @@ fn skip_subtree(reader: &mut NsReader<&[u8]>) -> Result<(), DecodeError> {
 }
 
 /// The `name` of a `<property>` or `<propertyList>` and whether it is `xsi:nil`.
-fn property_attributes(
-    reader: &NsReader<&[u8]>,
-    e: &BytesStart,
-) -> Result<(String, bool), DecodeError> {
+fn property_attributes(doc: &Doc<'_>, e: &BytesStart) -> Result<(String, bool), DecodeError> {
     let mut name = None;
     let mut nil = false;
     for attr in e.attributes() {
@@ -268,7 +303,7 @@ fn property_attributes(
         let value = attr
             .unescape_value()
             .map_err(|err| malformed(format!("bad attribute value ({err})")))?;
-        let (ns, local) = reader.resolve_attribute(attr.key);
+        let (ns, local) = doc.reader.resolve_attribute(attr.key);
         match (ns, local.as_ref()) {
             (ResolveResult::Unbound, b"name") => name = Some(value.into_owned()),
             (ResolveResult::Bound(n), b"nil") if n.as_ref() == XSI_NAMESPACE => {
@@ -288,7 +323,7 @@ fn property_attributes(
 
 /// The text content of a scalar element, up to its end tag. Text and CDATA
 /// sections are joined; comments are dropped; child elements are an error.
-fn read_text(reader: &mut NsReader<&[u8]>, element: &str) -> Result<String, DecodeError> {
+fn read_text(reader: &mut Doc<'_>, element: &str) -> Result<String, DecodeError> {
     let mut text = String::new();
     loop {
         match read(reader)?.1 {
@@ -315,7 +350,7 @@ fn read_text(reader: &mut NsReader<&[u8]>, element: &str) -> Result<String, Deco
 }
 
 /// The `<item>`s of a `<propertyList>`, up to its end tag.
-fn read_items(reader: &mut NsReader<&[u8]>) -> Result<Vec<String>, DecodeError> {
+fn read_items(reader: &mut Doc<'_>) -> Result<Vec<String>, DecodeError> {
     let mut items = Vec::new();
     loop {
         let (item, event) = read(reader)?;
@@ -441,6 +476,88 @@ mod tests {
             format!("<input {ns}><property name=\"a\">a & b</property></input>"),
         ] {
             assert!(decode_xml(&bad).is_err(), "accepted: {bad}");
+        }
+    }
+
+    /// The shapes that used to cost seconds of CPU each are refused by their
+    /// caps; nothing here measures time.
+    #[test]
+    fn hostile_shapes_are_refused_by_their_caps() {
+        use super::super::xml_bounds::{MAX_ATTRIBUTES, MAX_NAMESPACE_BINDINGS};
+        let ns = "xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"";
+        let refused = |body: &str, why: &str| match decode_xml(body) {
+            Err(DecodeError::Malformed(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("expected a refusal naming {why:?}, got {other:?}"),
+        };
+        let attributes = |n: usize| (0..n).map(|i| format!(" a{i}=\"1\"")).collect::<String>();
+        // Within the cap (name + the rest) is fine, on the property or elsewhere.
+        let ok = format!(
+            "<input {ns}><property name=\"a\"{}>x</property></input>",
+            attributes(MAX_ATTRIBUTES - 1)
+        );
+        assert!(decode_xml(&ok).is_ok());
+        for on in ["property name=\"a\"", "other", "input"] {
+            let body = if on == "input" {
+                format!("<input {ns}{}/>", attributes(40_000))
+            } else {
+                let close = on.split(' ').next().unwrap();
+                format!(
+                    "<input {ns}><{on}{}>x</{close}></input>",
+                    attributes(40_000)
+                )
+            };
+            refused(&body, "attributes");
+        }
+        let same = " a=\"1\"".repeat(40_000);
+        refused(&format!("<input {ns}><x{same}/></input>"), "attributes");
+        // Namespace declarations spread over elements, each within its attribute cap.
+        let declaring = |k: usize| format!("<x xmlns:p{k}=\"urn:{k}\"/>");
+        let spread = |n: usize| (0..n).map(declaring).collect::<String>();
+        assert!(
+            decode_xml(&format!(
+                "<input {ns}>{}</input>",
+                spread(MAX_NAMESPACE_BINDINGS - 1)
+            ))
+            .is_ok()
+        );
+        refused(
+            &format!("<input {ns}>{}</input>", spread(MAX_NAMESPACE_BINDINGS)),
+            "namespaces",
+        );
+        refused(
+            &format!("<input {ns}>{}</input>", spread(30_000)),
+            "namespaces",
+        );
+        let deep = format!(
+            "<input {ns}>{}{}</input>",
+            "<x>".repeat(40),
+            "</x>".repeat(40)
+        );
+        refused(&deep, "nested");
+        let many = format!(
+            "<input {ns}>{}</input>",
+            "<x/>".repeat(Limits::UCWA_INPUT.elements)
+        );
+        refused(&many, "elements");
+    }
+
+    #[test]
+    fn characters_xml_forbids_make_the_body_not_well_formed() {
+        let ns = "xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\"";
+        for bad in [
+            format!("<input {ns}><property name=\"a\">x\0y</property></input>"),
+            format!("<input {ns}><property name=\"a\0\">x</property></input>"),
+            format!("<input {ns}>\0</input>"),
+            format!("<input {ns}><property name=\"a\">\u{1b}</property></input>"),
+            format!("<input {ns}><property name=\"a\">&#0;</property></input>"),
+        ] {
+            match decode_xml(&bad) {
+                Err(DecodeError::Malformed(m)) => assert!(
+                    m.contains("not well-formed") || m.contains("bad text"),
+                    "{m}"
+                ),
+                other => panic!("{bad:?}: {other:?}"),
+            }
         }
     }
 

@@ -7,7 +7,8 @@
 //! - `input`: JSON and XML input decoding; `session`: the resource rendering;
 //! - `media`: content negotiation; `error`: the error body; `auth`: tokens,
 //!   scopes and the 401 challenges; `enums`: ErrorCode, ErrorSubcode,
-//!   SessionState; `qoe`: MS-QoE stream extraction from the feedback's QoE text.
+//!   SessionState; `qoe`: MS-QoE stream extraction from the feedback's QoE text;
+//! - `xml_bounds`: the caps that keep both XML readers linear.
 
 mod auth;
 mod enums;
@@ -17,6 +18,7 @@ mod input;
 mod media;
 mod qoe;
 mod session;
+mod xml_bounds;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -50,7 +52,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{AUDIO_VIDEO}/audioVideoSession"),
-            get(handlers::audio_video_session).fallback(handlers::get_only),
+            // UCWA resources answer GET only; axum would otherwise answer
+            // HEAD with the GET handler.
+            get(handlers::audio_video_session)
+                .head(handlers::get_only)
+                .fallback(handlers::get_only),
         )
         .route("/ucwa/{*rest}", any(handlers::not_found))
 }
@@ -58,6 +64,11 @@ pub fn router() -> Router<AppState> {
 /// 503 + Retry-After in this style's error body.
 pub fn unavailable(headers: &HeaderMap, retry_after_secs: u64) -> Response {
     error::UcwaError::unavailable(retry_after_secs).render(media::reply_type(headers))
+}
+
+/// 415 for a `Content-Encoding` callq cannot decode, in this style's error body.
+pub fn unsupported_encoding(headers: &HeaderMap, coding: &str) -> Response {
+    error::UcwaError::unsupported_encoding(coding).render(media::reply_type(headers))
 }
 
 /// Adds the headers every UCWA response carries: the served resource

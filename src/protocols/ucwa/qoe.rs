@@ -19,7 +19,11 @@
 //! Safety: a document type declaration makes the whole document unacceptable
 //! (no DTD is processed, so no entity is ever defined or expanded; only the five
 //! predefined entities and character references are decoded). Work is bounded
-//! by the input size, the nesting depth and the number of media lines read.
+//! by the input size and the caps of `xml_bounds` (attributes per element,
+//! namespace declarations, elements, nesting depth), checked on each start tag
+//! before its attributes are looked at, so the walk is linear in the input; and
+//! by the number of media lines read. A character XML does not allow (U+0000
+//! among them) makes the document unusable.
 
 use std::net::IpAddr;
 
@@ -27,14 +31,12 @@ use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
+use super::xml_bounds::{Budget, Limits, forbidden_character};
 use crate::model::{MediaStream, Modality};
 
 /// The Microsoft server refuses QoE reports larger than 300 KB, so no real
 /// producer sends more; anything bigger is not worth parsing.
 const MAX_DOCUMENT_BYTES: usize = 300 * 1024;
-/// A real report is about ten levels deep; extensions may add a few. Deeper
-/// documents are refused rather than walked.
-const MAX_DEPTH: usize = 64;
 /// A call has at most a dozen media lines per session (audio, video, panoramic
 /// video, six extra video lines, data, sharing); several sessions may share a
 /// document. Media lines past this many are not extracted.
@@ -49,7 +51,7 @@ const MAX_LABEL_CHARS: usize = 128;
 /// well-formed `VQReportEvent` document (see the module documentation).
 pub fn extract_streams(qoe: &str) -> Vec<MediaStream> {
     let document = qoe.trim_start_matches('\u{feff}');
-    if document.len() > MAX_DOCUMENT_BYTES {
+    if document.len() > MAX_DOCUMENT_BYTES || forbidden_character(document).is_some() {
         return Vec::new();
     }
     walk(document)
@@ -77,6 +79,9 @@ fn walk(document: &str) -> Result<Vec<MediaLine>, Unusable> {
     let mut lines: Vec<MediaLine> = Vec::new();
     let mut current: Option<MediaLine> = None;
     let mut text = Leaf::default();
+    // Real reports are about ten levels deep; deeper documents are refused
+    // rather than walked (see `Limits::MS_QOE`).
+    let mut budget = Budget::new(Limits::MS_QOE);
 
     loop {
         let (namespace, event) = reader.read_resolved_event().map_err(|_| Unusable)?;
@@ -89,9 +94,7 @@ fn walk(document: &str) -> Result<Vec<MediaLine>, Unusable> {
                     }
                     root_seen = true;
                 }
-                if path.len() == MAX_DEPTH {
-                    return Err(Unusable);
-                }
+                budget.admit(&start, path.len()).map_err(|_| Unusable)?;
                 let name = if is_qoe_namespace(&namespace) {
                     known_name(start.local_name().as_ref())
                 } else {
@@ -1008,8 +1011,62 @@ mod tests {
             let inner = depth - 4; // root, session, media line, InboundStream
             with_inbound(&format!("{}{}", "<x>".repeat(inner), "</x>".repeat(inner)))
         };
-        assert_eq!(nested(MAX_DEPTH).len(), 1);
-        assert!(nested(MAX_DEPTH + 1).is_empty());
+        let max_depth = Limits::MS_QOE.depth;
+        assert_eq!(nested(max_depth).len(), 1);
+        assert!(nested(max_depth + 1).is_empty());
+    }
+
+    /// The shapes that used to cost seconds each: refused outright, whatever
+    /// else the document holds.
+    #[test]
+    fn hostile_attribute_and_namespace_counts_yield_nothing() {
+        use super::super::xml_bounds::{MAX_ATTRIBUTES, MAX_NAMESPACE_BINDINGS};
+        let attributes = |n: usize, same: bool| {
+            (0..n)
+                .map(|i| {
+                    if same {
+                        " a=\"1\"".to_owned()
+                    } else {
+                        format!(" a{i}=\"1\"")
+                    }
+                })
+                .collect::<String>()
+        };
+        let line = |attrs: &str| document(&format!("<MediaLine Label=\"x\"{attrs}/>"));
+        assert_eq!(
+            extract_streams(&line(&attributes(MAX_ATTRIBUTES - 1, false))).len(),
+            1
+        );
+        assert!(extract_streams(&line(&attributes(MAX_ATTRIBUTES, false))).is_empty());
+        assert!(extract_streams(&line(&attributes(40_000, false))).is_empty());
+        assert!(extract_streams(&line(&attributes(40_000, true))).is_empty());
+        let bindings = |n: usize| {
+            (0..n)
+                .map(|i| format!(" xmlns:p{i}=\"urn:x:{i}\""))
+                .collect::<String>()
+        };
+        // Spread over several elements, so no single one exceeds its attribute cap.
+        let spread = |total: usize| {
+            let per = 16;
+            let lines: String = (0..total.div_ceil(per))
+                .map(|k| {
+                    let n = per.min(total - k * per);
+                    format!("<MediaLine{}/>", bindings(n))
+                })
+                .collect();
+            document(&lines)
+        };
+        // The document itself declares one (its default namespace).
+        assert!(!extract_streams(&spread(MAX_NAMESPACE_BINDINGS - 1)).is_empty());
+        assert!(extract_streams(&spread(MAX_NAMESPACE_BINDINGS)).is_empty());
+        assert!(extract_streams(&spread(30_000)).is_empty());
+    }
+
+    #[test]
+    fn too_many_elements_or_a_nul_yield_nothing() {
+        let many = "<x/>".repeat(Limits::MS_QOE.elements);
+        assert!(with_inbound(&many).is_empty());
+        assert!(with_inbound("<x>\0</x>").is_empty());
     }
 
     #[test]
