@@ -10,6 +10,7 @@ pub mod query;
 mod read;
 mod read_sql;
 mod sqlite;
+mod tenant_share;
 mod writer;
 
 pub use writer::{Committed, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats};

@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot}
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::tenant_share::{ShareGuard, TenantShares};
 use super::{Store, StoreError, Stored};
 use crate::model::Report;
 
@@ -36,6 +37,10 @@ pub struct WriterConfig {
     pub flushes_in_flight: usize,
     /// A flush that takes longer fails its reports with 503.
     pub flush_timeout: Duration,
+    /// Largest share of the queue (by count and by bytes) one tenant may
+    /// hold; beyond it that tenant gets [`WriteError::TenantBusy`]. 1.0
+    /// (the default here; the server passes its setting) enforces nothing.
+    pub tenant_queue_share: f64,
 }
 
 impl Default for WriterConfig {
@@ -46,6 +51,7 @@ impl Default for WriterConfig {
             max_batch: 512,
             flushes_in_flight: 2,
             flush_timeout: Duration::from_secs(10),
+            tenant_queue_share: 1.0,
         }
     }
 }
@@ -141,6 +147,8 @@ struct Job {
     report: Report,
     reply: oneshot::Sender<Result<Committed, WriteError>>,
     _bytes: OwnedSemaphorePermit,
+    /// Dropped when the writer takes the job out of the queue.
+    _share: Option<ShareGuard>,
 }
 
 #[derive(Default)]
@@ -156,6 +164,7 @@ struct Inner {
     queue: mpsc::Sender<Job>,
     capacity: usize,
     bytes: Arc<Semaphore>,
+    shares: Option<Arc<TenantShares>>,
     closing: AtomicBool,
     shutdown: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -185,6 +194,11 @@ impl Writer {
             queue,
             capacity: config.queue_capacity.max(1),
             bytes: Arc::new(Semaphore::new(kib(config.queue_max_bytes).max(1))),
+            shares: TenantShares::new(
+                config.tenant_queue_share,
+                config.queue_capacity.max(1),
+                kib(config.queue_max_bytes).max(1),
+            ),
             closing: AtomicBool::new(false),
             shutdown: Notify::new(),
             task: Mutex::new(None),
@@ -211,6 +225,15 @@ impl Writer {
             return Err(WriteError::ShuttingDown);
         }
         let size = kib(report.approx_size()).max(1);
+        // The tenant's share first: a tenant over it is the one filling the
+        // queue and hears 429, even if the queue as a whole is full too.
+        let share = match &inner.shares {
+            Some(shares) => match shares.try_book(&report.tenant, size) {
+                Some(guard) => Some(guard),
+                None => return Err(self.tenant_busy()),
+            },
+            None => None,
+        };
         let Ok(bytes) = inner
             .bytes
             .clone()
@@ -223,6 +246,7 @@ impl Writer {
             report,
             reply,
             _bytes: bytes,
+            _share: share,
         }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => return Err(self.overloaded()),
@@ -241,6 +265,11 @@ impl Writer {
             .fetch_add(1, Ordering::Relaxed);
         metrics::counter!("callq_writer_rejected_total", "reason" => "overload").increment(1);
         WriteError::Overloaded
+    }
+
+    fn tenant_busy(&self) -> WriteError {
+        metrics::counter!("callq_writer_rejected_total", "reason" => "tenant_share").increment(1);
+        WriteError::TenantBusy
     }
 
     /// Reports waiting for a flush.
