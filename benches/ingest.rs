@@ -317,6 +317,9 @@ fn spawn_server(config: &std::path::Path, url: &str, s: &Scenario) -> (Child, St
     cmd.current_dir(config.parent().unwrap());
     if let Some(q) = s.queue_capacity {
         cmd.env("CALLQ_QUEUE_CAPACITY", q.to_string());
+        // This run measures the global queue bound with a single tenant;
+        // per-tenant fairness (429) is tested in tests/it/connections.rs.
+        cmd.env("CALLQ_TENANT_QUEUE_SHARE", "1.0");
     }
     let mut child = cmd.spawn().expect("spawn the callq child");
     let mut out = BufReader::new(child.stdout.take().unwrap());

@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -24,7 +23,9 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
+use crate::in_flight::InFlightCap;
 use crate::model::Report;
+use crate::serve::{ConnectionLimits, Serving};
 use crate::store::{
     Committed, RequestTicket, StatementBounds, Store, StoreError, StoreOptions, WriteError, Writer,
     WriterConfig,
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let limit = state.settings.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let in_flight = InFlightCap::new(state.settings.max_requests_in_flight);
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -117,6 +119,9 @@ pub fn router(state: AppState) -> Router {
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::new())
             .layer(middleware::from_fn(crate::telemetry::record_http))
+            .layer(middleware::from_fn(move |req, next| {
+                in_flight.clone().limit(req, next)
+            }))
             .layer(middleware::from_fn(move |req, next| {
                 style_timeout(timeout, req, next)
             }))
@@ -236,9 +241,28 @@ pub struct Server {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     state: AppState,
-    stop: Arc<Notify>,
-    serving: JoinHandle<std::io::Result<()>>,
-    metrics_serving: Option<JoinHandle<std::io::Result<()>>>,
+    /// Latches: a stop requested before the accept loops first ran still stops them.
+    stop: CancellationToken,
+    serving: Serving,
+    metrics_serving: Option<Serving>,
+    shutdown_deadline: Duration,
+}
+
+/// How a shutdown ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections still open at the deadline, closed without their answer
+    /// (none of them had been told its report was stored).
+    pub connections_cut: usize,
+    /// Every queued report was written (or refused) before the deadline.
+    pub writer_drained: bool,
+}
+
+impl Drained {
+    /// Everything finished before the deadline.
+    pub fn complete(&self) -> bool {
+        self.connections_cut == 0 && self.writer_drained
+    }
 }
 
 impl Server {
@@ -274,6 +298,7 @@ impl Server {
                 flushes_in_flight: settings.flushes_in_flight,
                 flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
                 retry_window: Duration::from_secs(settings.retry_window_secs),
+                tenant_queue_share: settings.tenant_queue_share,
             },
         );
         let state = AppState {
@@ -294,14 +319,9 @@ impl Server {
             addr: settings.listen,
             source,
         })?;
-        let stop = Arc::new(Notify::new());
-        let app = router(state.clone());
-        let stopped = stop.clone();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped.notified().await })
-                .await
-        });
+        let stop = CancellationToken::new();
+        let limits = ConnectionLimits::from_settings(&settings);
+        let serving = crate::serve::serve(listener, router(state.clone()), limits, stop.clone());
         let (metrics_addr, metrics_serving) = match settings.metrics_listen {
             Some(metrics_listen) => {
                 let listener =
@@ -313,13 +333,8 @@ impl Server {
                         })?;
                 let addr = listener.local_addr().ok();
                 let app = Router::new().route("/metrics", get(metrics));
-                let stopped = stop.clone();
-                let task = tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { stopped.notified().await })
-                        .await
-                });
-                (addr, Some(task))
+                let serving = crate::serve::serve(listener, app, limits, stop.clone());
+                (addr, Some(serving))
             }
             None => (None, None),
         };
@@ -331,6 +346,7 @@ impl Server {
             stop,
             serving,
             metrics_serving,
+            shutdown_deadline: Duration::from_secs(settings.shutdown_deadline_secs),
         })
     }
 
@@ -346,26 +362,59 @@ impl Server {
         &self.state
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (their
-    /// reports get committed), drains the writer and closes the pool.
-    pub async fn shutdown(self) {
-        self.stop.notify_waiters();
-        if let Err(e) = self.serving.await {
-            tracing::error!(error = %e, "server task failed");
+    /// Stops accepting connections, closes idle ones, lets in-flight
+    /// requests finish (their reports get committed), drains the writer and
+    /// closes the pool, all within `shutdown_deadline_secs`. At the deadline
+    /// whatever is still open is cut and this returns anyway; a cut request
+    /// had not been answered, so no acknowledged report is lost.
+    pub async fn shutdown(self) -> Drained {
+        let deadline = tokio::time::Instant::now() + self.shutdown_deadline;
+        self.stop.cancel();
+        let metrics_drained = async {
+            match self.metrics_serving {
+                Some(serving) => serving.drain(deadline).await,
+                None => 0,
+            }
+        };
+        let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
+        // The writer keeps running until here, so requests that were still
+        // being answered got their commits; now write what is queued.
+        let writer_drained = tokio::time::timeout_at(deadline, self.state.writer.shutdown())
+            .await
+            .is_ok();
+        if writer_drained {
+            let _ = tokio::time::timeout_at(deadline, self.state.store.close()).await;
         }
-        if let Some(task) = self.metrics_serving {
-            let _ = task.await;
+        let drained = Drained {
+            connections_cut,
+            writer_drained,
+        };
+        if drained.complete() {
+            tracing::info!("callq stopped");
+        } else {
+            tracing::warn!(
+                connections_cut,
+                writer_drained,
+                deadline_secs = self.shutdown_deadline.as_secs(),
+                "shutdown deadline reached; stopped without finishing"
+            );
         }
-        self.state.writer.shutdown().await;
-        self.state.store.close().await;
-        tracing::info!("callq stopped");
+        drained
     }
 
-    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) {
-        shutdown_signal().await;
-        tracing::info!("shutdown signal received; draining");
-        self.shutdown().await;
+    /// Runs until `stop` is cancelled (at once if it already is), then shuts
+    /// down as [`Server::shutdown`] does.
+    pub async fn run_until(self, stop: CancellationToken) -> Drained {
+        stop.cancelled().await;
+        tracing::info!("stopping; draining");
+        self.shutdown().await
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down. The handlers are
+    /// installed when this is called; a process should rather install them
+    /// first thing with [`crate::shutdown::on_signal`] and use [`Server::run_until`].
+    pub async fn run_until_signal(self) -> Drained {
+        self.run_until(crate::shutdown::on_signal()).await
     }
 }
 
@@ -382,26 +431,5 @@ async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
             Err(e) => return Err(e),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
     }
 }

@@ -42,6 +42,13 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     // writer truth
     "retry_window_secs",
+    // Connections and shutdown
+    "header_read_timeout_secs",
+    "keepalive_idle_secs",
+    "max_connections",
+    "max_requests_in_flight",
+    "tenant_queue_share",
+    "shutdown_deadline_secs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +85,25 @@ pub struct Settings {
     /// within this many seconds is a retry: same answer, stored once.
     /// 0 turns keyless retry detection off.
     pub retry_window_secs: u64,
+    // Connections and shutdown (slow and greedy clients; see docs/connections.md)
+    /// A request head (request line and headers) must arrive in full within
+    /// this many seconds of its first byte (of the connection's opening for
+    /// the first request), or the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request for this long is closed.
+    pub keepalive_idle_secs: u64,
+    /// Connections open at once; further ones wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
+    /// Requests being handled at once; more → 503 in the style's format
+    /// (health checks and `/metrics` exempt).
+    pub max_requests_in_flight: usize,
+    /// Largest share (0 < share <= 1) of the write queue one tenant may
+    /// hold; beyond it that tenant gets 429 while others still get in.
+    pub tenant_queue_share: f64,
+    /// After SIGTERM/SIGINT the process exits within this many seconds,
+    /// whatever is still open.
+    pub shutdown_deadline_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +130,12 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             tenants: Vec::new(),
             retry_window_secs: 600,
+            header_read_timeout_secs: 10,
+            keepalive_idle_secs: 60,
+            max_connections: 1024,
+            max_requests_in_flight: 512,
+            tenant_queue_share: 0.5,
+            shutdown_deadline_secs: 30,
         }
     }
 }
@@ -361,6 +393,7 @@ pub fn validate(s: &Settings) -> Result<(), String> {
             "key `queue_max_bytes`: must be at least twice `body_limit_bytes`, or a single large report could never be queued".into(),
         );
     }
+    validate_connections(s)?;
     if let Some(url) = &s.database_url
         && !(url.starts_with("postgres://")
             || url.starts_with("postgresql://")
@@ -418,6 +451,28 @@ pub fn validate(s: &Settings) -> Result<(), String> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The connection and shutdown limits: each must be able to let something through.
+fn validate_connections(s: &Settings) -> Result<(), String> {
+    if s.header_read_timeout_secs == 0 || s.keepalive_idle_secs == 0 {
+        return Err(
+            "keys `header_read_timeout_secs`, `keepalive_idle_secs`: must be at least 1".into(),
+        );
+    }
+    if s.max_connections == 0 || s.max_requests_in_flight == 0 {
+        return Err("keys `max_connections`, `max_requests_in_flight`: must be at least 1".into());
+    }
+    if !(s.tenant_queue_share > 0.0 && s.tenant_queue_share <= 1.0) {
+        return Err(format!(
+            "key `tenant_queue_share`: {} must be above 0 and at most 1",
+            s.tenant_queue_share
+        ));
+    }
+    if s.shutdown_deadline_secs == 0 {
+        return Err("key `shutdown_deadline_secs`: must be at least 1".into());
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod query;
 mod read;
 mod read_sql;
 mod sqlite;
+mod tenant_share;
 mod writer;
 
 pub use claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};

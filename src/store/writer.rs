@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
+use super::tenant_share::{ShareGuard, TenantShares};
 use super::{Store, StoreError, Stored};
 use crate::model::Report;
 
@@ -60,6 +61,10 @@ pub struct WriterConfig {
     /// within this window is a retry: answered like the first, stored once.
     /// Zero turns keyless retry detection off.
     pub retry_window: Duration,
+    /// Largest share of the queue (by count and by bytes) one tenant may
+    /// hold; beyond it that tenant gets [`WriteError::TenantBusy`]. 1.0
+    /// (the default here; the server passes its setting) enforces nothing.
+    pub tenant_queue_share: f64,
 }
 
 impl Default for WriterConfig {
@@ -71,6 +76,7 @@ impl Default for WriterConfig {
             flushes_in_flight: 2,
             flush_timeout: Duration::from_secs(10),
             retry_window: DEFAULT_RETRY_WINDOW,
+            tenant_queue_share: 1.0,
         }
     }
 }
@@ -235,6 +241,8 @@ struct Job {
     reply: oneshot::Sender<Result<Committed, WriteError>>,
     ticket: Option<RequestTicket>,
     _bytes: OwnedSemaphorePermit,
+    /// Dropped when the writer takes the job out of the queue.
+    _share: Option<ShareGuard>,
 }
 
 impl Job {
@@ -264,6 +272,7 @@ struct Inner {
     queue: mpsc::Sender<Job>,
     capacity: usize,
     bytes: Arc<Semaphore>,
+    shares: Option<Arc<TenantShares>>,
     closing: AtomicBool,
     shutdown: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -294,6 +303,11 @@ impl Writer {
             queue,
             capacity: config.queue_capacity.max(1),
             bytes: Arc::new(Semaphore::new(kib(config.queue_max_bytes).max(1))),
+            shares: TenantShares::new(
+                config.tenant_queue_share,
+                config.queue_capacity.max(1),
+                kib(config.queue_max_bytes).max(1),
+            ),
             closing: AtomicBool::new(false),
             shutdown: Notify::new(),
             task: Mutex::new(None),
@@ -329,6 +343,15 @@ impl Writer {
             return Err(WriteError::ShuttingDown);
         }
         let size = kib(report.approx_size()).max(1);
+        // The tenant's share first: a tenant over it is the one filling the
+        // queue and hears 429, even if the queue as a whole is full too.
+        let share = match &inner.shares {
+            Some(shares) => match shares.try_book(&report.tenant, size) {
+                Some(guard) => Some(guard),
+                None => return Err(self.tenant_busy()),
+            },
+            None => None,
+        };
         let Ok(bytes) = inner
             .bytes
             .clone()
@@ -343,6 +366,7 @@ impl Writer {
             reply,
             ticket,
             _bytes: bytes,
+            _share: share,
         }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => return Err(self.overloaded()),
@@ -361,6 +385,11 @@ impl Writer {
             .fetch_add(1, Ordering::Relaxed);
         metrics::counter!("callq_writer_rejected_total", "reason" => "overload").increment(1);
         WriteError::Overloaded
+    }
+
+    fn tenant_busy(&self) -> WriteError {
+        metrics::counter!("callq_writer_rejected_total", "reason" => "tenant_share").increment(1);
+        WriteError::TenantBusy
     }
 
     /// Reports waiting for a flush.

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod connections;
 mod dashboard;
 mod end_to_end;
 mod foundation;
