@@ -26,7 +26,10 @@ use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
 use crate::in_flight::InFlightCap;
 use crate::model::Report;
 use crate::serve::{ConnectionLimits, Serving};
-use crate::store::{Committed, Store, StoreError, StoreOptions, WriteError, Writer, WriterConfig};
+use crate::store::{
+    Committed, RequestTicket, StatementBounds, Store, StoreError, StoreOptions, WriteError, Writer,
+    WriterConfig,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -147,15 +150,28 @@ async fn mark_client_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Bounds every request in time; on expiry answers 503 in the owning style's format.
+/// Bounds every request in time; on expiry answers 503 in the owning
+/// style's format, but only when that is true: the request's
+/// [`RequestTicket`] says whether its report was taken into a transaction.
+/// If it was, the 503 could be a lie (the transaction may commit), so the
+/// request waits for the real outcome, which the database bounds (its
+/// statement timeout is below the writer's flush timeout). If not, the
+/// writer will never write it.
 async fn style_timeout(limit: Duration, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
-    match tokio::time::timeout(limit, next.run(req)).await {
+    let ticket = RequestTicket::new();
+    let handler = ticket.scope(next.run(req));
+    tokio::pin!(handler);
+    match tokio::time::timeout(limit, &mut handler).await {
         Ok(response) => response,
-        Err(_) => {
+        Err(_) if ticket.abandon() => {
             tracing::warn!(%path, ?limit, "request timed out");
             crate::protocols::unavailable(&path, &headers, 5)
+        }
+        Err(_) => {
+            tracing::info!(%path, ?limit, "request timed out while its report is being committed; awaiting the outcome");
+            handler.await
         }
     }
 }
@@ -262,12 +278,15 @@ impl Server {
         ingest_mode: IngestMode,
     ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
-        let store = Store::open(
+        let store = Store::open_bounded(
             settings.database_url(),
             &StoreOptions {
                 max_connections: settings.database_max_connections,
                 acquire_timeout: Duration::from_secs(3),
             },
+            Some(StatementBounds::below(Duration::from_secs(
+                settings.flush_timeout_secs,
+            ))),
         )?;
         migrate_with_retry(&store).await?;
         let writer = Writer::start(
@@ -278,6 +297,7 @@ impl Server {
                 max_batch: settings.max_batch,
                 flushes_in_flight: settings.flushes_in_flight,
                 flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
+                retry_window: Duration::from_secs(settings.retry_window_secs),
                 tenant_queue_share: settings.tenant_queue_share,
             },
         );

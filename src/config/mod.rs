@@ -22,6 +22,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "callq-data/callq.toml";
 /// The embedded database used when no database URL is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:callq-data/callq.db";
 
+/// Longest keyless retry window accepted (30 days): retries come within
+/// minutes; a longer window only grows the claims table.
+pub const MAX_RETRY_WINDOW_SECS: u64 = 30 * 24 * 3600;
+
 /// Environment keys (after the `CALLQ_` prefix) that map onto settings.
 const ENV_KEYS: &[&str] = &[
     "listen",
@@ -36,6 +40,8 @@ const ENV_KEYS: &[&str] = &[
     "flushes_in_flight",
     "flush_timeout_secs",
     "log_format",
+    // writer truth
+    "retry_window_secs",
     // Connections and shutdown
     "header_read_timeout_secs",
     "keepalive_idle_secs",
@@ -67,11 +73,18 @@ pub struct Settings {
     pub max_batch: usize,
     /// Transactions the writer runs at once.
     pub flushes_in_flight: usize,
-    /// A transaction slower than this fails its reports with 503.
+    /// Longest a transaction may take: PostgreSQL rolls back a statement
+    /// after 3/4 of it (`statement_timeout`) and stops waiting for a lock
+    /// after half of it (`lock_timeout`); its reports are then answered 503.
     pub flush_timeout_secs: u64,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
     pub tenants: Vec<Tenant>,
+    // writer truth (issue 10 item 4)
+    /// An identical keyless request (tenant, style, operation, path, body)
+    /// within this many seconds is a retry: same answer, stored once.
+    /// 0 turns keyless retry detection off.
+    pub retry_window_secs: u64,
     // Connections and shutdown (slow and greedy clients; see docs/connections.md)
     /// A request head (request line and headers) must arrive in full within
     /// this many seconds of its first byte (of the connection's opening for
@@ -116,6 +129,7 @@ impl Default for Settings {
             flush_timeout_secs: 10,
             log_format: LogFormat::Text,
             tenants: Vec::new(),
+            retry_window_secs: 600,
             header_read_timeout_secs: 10,
             keepalive_idle_secs: 60,
             max_connections: 1024,
@@ -356,6 +370,15 @@ pub fn validate(s: &Settings) -> Result<(), String> {
     }
     if s.request_timeout_secs == 0 {
         return Err("key `request_timeout_secs`: must be at least 1".into());
+    }
+    if s.retry_window_secs > MAX_RETRY_WINDOW_SECS {
+        return Err(format!(
+            "key `retry_window_secs`: must be at most {MAX_RETRY_WINDOW_SECS} (30 days)"
+        ));
+    }
+    if s.flush_timeout_secs == 0 {
+        // The database's statement timeout is derived from it.
+        return Err("key `flush_timeout_secs`: must be at least 1".into());
     }
     if s.max_batch == 0 || s.queue_capacity == 0 || s.flushes_in_flight == 0 {
         return Err(

@@ -12,4 +12,5 @@ mod graph;
 mod hostile_input;
 mod plivo;
 mod quality;
+mod truth;
 mod ucwa;
