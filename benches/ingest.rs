@@ -317,6 +317,9 @@ fn spawn_server(config: &std::path::Path, url: &str, s: &Scenario) -> (Child, St
     cmd.current_dir(config.parent().unwrap());
     if let Some(q) = s.queue_capacity {
         cmd.env("CALLQ_QUEUE_CAPACITY", q.to_string());
+        // This run measures the global queue bound with a single tenant;
+        // per-tenant fairness (429) is tested in tests/it/connections.rs.
+        cmd.env("CALLQ_TENANT_QUEUE_SHARE", "1.0");
     }
     let mut child = cmd.spawn().expect("spawn the callq child");
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -424,12 +427,15 @@ impl Requests {
         Requests { prepared }
     }
 
-    /// The n-th request of the mix and the status it should get.
+    /// The n-th request of the mix and the status it should get. The mix
+    /// repeats its bodies, so each request gets its own query string: an
+    /// identical request within the retry window would be (rightly) taken
+    /// for a retry and stored once.
     fn build(&self, client: &reqwest::Client, n: u64) -> (reqwest::RequestBuilder, u16) {
         let p = &self.prepared[(n % self.prepared.len() as u64) as usize];
         (
             client
-                .post(&p.url)
+                .post(format!("{}?n={n}", p.url))
                 .header("authorization", &p.authorization)
                 .header("content-type", p.content_type)
                 .header("user-agent", "callq-bench/1.0")

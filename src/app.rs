@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -24,9 +23,12 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
+use crate::in_flight::InFlightCap;
 use crate::model::Report;
+use crate::serve::{ConnectionLimits, Serving};
 use crate::store::{
-    Committed, ReadOptions, Store, StoreError, StoreOptions, WriteError, Writer, WriterConfig,
+    Committed, ReadOptions, RequestTicket, StatementBounds, Store, StoreError, StoreOptions,
+    WriteError, Writer, WriterConfig,
 };
 
 /// What every handler can reach.
@@ -86,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let limit = state.settings.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let in_flight = InFlightCap::new(state.settings.max_requests_in_flight);
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -121,6 +124,9 @@ pub fn router(state: AppState) -> Router {
             .layer(CatchPanicLayer::new())
             .layer(middleware::from_fn(crate::telemetry::record_http))
             .layer(middleware::from_fn(move |req, next| {
+                in_flight.clone().limit(req, next)
+            }))
+            .layer(middleware::from_fn(move |req, next| {
                 style_timeout(timeout, req, next)
             }))
             .layer(middleware::from_fn(move |mut req: Request, next: Next| {
@@ -148,15 +154,28 @@ async fn mark_client_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Bounds every request in time; on expiry answers 503 in the owning style's format.
+/// Bounds every request in time; on expiry answers 503 in the owning
+/// style's format, but only when that is true: the request's
+/// [`RequestTicket`] says whether its report was taken into a transaction.
+/// If it was, the 503 could be a lie (the transaction may commit), so the
+/// request waits for the real outcome, which the database bounds (its
+/// statement timeout is below the writer's flush timeout). If not, the
+/// writer will never write it.
 async fn style_timeout(limit: Duration, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
-    match tokio::time::timeout(limit, next.run(req)).await {
+    let ticket = RequestTicket::new();
+    let handler = ticket.scope(next.run(req));
+    tokio::pin!(handler);
+    match tokio::time::timeout(limit, &mut handler).await {
         Ok(response) => response,
-        Err(_) => {
+        Err(_) if ticket.abandon() => {
             tracing::warn!(%path, ?limit, "request timed out");
             crate::protocols::unavailable(&path, &headers, 5)
+        }
+        Err(_) => {
+            tracing::info!(%path, ?limit, "request timed out while its report is being committed; awaiting the outcome");
+            handler.await
         }
     }
 }
@@ -226,9 +245,28 @@ pub struct Server {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     state: AppState,
-    stop: Arc<Notify>,
-    serving: JoinHandle<std::io::Result<()>>,
-    metrics_serving: Option<JoinHandle<std::io::Result<()>>>,
+    /// Latches: a stop requested before the accept loops first ran still stops them.
+    stop: CancellationToken,
+    serving: Serving,
+    metrics_serving: Option<Serving>,
+    shutdown_deadline: Duration,
+}
+
+/// How a shutdown ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections still open at the deadline, closed without their answer
+    /// (none of them had been told its report was stored).
+    pub connections_cut: usize,
+    /// Every queued report was written (or refused) before the deadline.
+    pub writer_drained: bool,
+}
+
+impl Drained {
+    /// Everything finished before the deadline.
+    pub fn complete(&self) -> bool {
+        self.connections_cut == 0 && self.writer_drained
+    }
 }
 
 impl Server {
@@ -244,12 +282,15 @@ impl Server {
         ingest_mode: IngestMode,
     ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
-        let store = Store::open(
+        let store = Store::open_bounded(
             settings.database_url(),
             &StoreOptions {
                 max_connections: settings.database_max_connections,
                 acquire_timeout: Duration::from_secs(3),
             },
+            Some(StatementBounds::below(Duration::from_secs(
+                settings.flush_timeout_secs,
+            ))),
         )?;
         migrate_with_retry(&store).await?;
         let reads = Store::open_read(
@@ -268,6 +309,8 @@ impl Server {
                 max_batch: settings.max_batch,
                 flushes_in_flight: settings.flushes_in_flight,
                 flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
+                retry_window: Duration::from_secs(settings.retry_window_secs),
+                tenant_queue_share: settings.tenant_queue_share,
             },
         );
         let state = AppState {
@@ -289,14 +332,9 @@ impl Server {
             addr: settings.listen,
             source,
         })?;
-        let stop = Arc::new(Notify::new());
-        let app = router(state.clone());
-        let stopped = stop.clone();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped.notified().await })
-                .await
-        });
+        let stop = CancellationToken::new();
+        let limits = ConnectionLimits::from_settings(&settings);
+        let serving = crate::serve::serve(listener, router(state.clone()), limits, stop.clone());
         let (metrics_addr, metrics_serving) = match settings.metrics_listen {
             Some(metrics_listen) => {
                 let listener =
@@ -308,13 +346,8 @@ impl Server {
                         })?;
                 let addr = listener.local_addr().ok();
                 let app = Router::new().route("/metrics", get(metrics));
-                let stopped = stop.clone();
-                let task = tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { stopped.notified().await })
-                        .await
-                });
-                (addr, Some(task))
+                let serving = crate::serve::serve(listener, app, limits, stop.clone());
+                (addr, Some(serving))
             }
             None => (None, None),
         };
@@ -326,6 +359,7 @@ impl Server {
             stop,
             serving,
             metrics_serving,
+            shutdown_deadline: Duration::from_secs(settings.shutdown_deadline_secs),
         })
     }
 
@@ -341,27 +375,61 @@ impl Server {
         &self.state
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (their
-    /// reports get committed), drains the writer and closes the pool.
-    pub async fn shutdown(self) {
-        self.stop.notify_waiters();
-        if let Err(e) = self.serving.await {
-            tracing::error!(error = %e, "server task failed");
+    /// Stops accepting connections, closes idle ones, lets in-flight
+    /// requests finish (their reports get committed), drains the writer and
+    /// closes the pool, all within `shutdown_deadline_secs`. At the deadline
+    /// whatever is still open is cut and this returns anyway; a cut request
+    /// had not been answered, so no acknowledged report is lost.
+    pub async fn shutdown(self) -> Drained {
+        let deadline = tokio::time::Instant::now() + self.shutdown_deadline;
+        self.stop.cancel();
+        let metrics_drained = async {
+            match self.metrics_serving {
+                Some(serving) => serving.drain(deadline).await,
+                None => 0,
+            }
+        };
+        let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
+        // No request is left to read: the read API's pool can go.
+        let _ = tokio::time::timeout_at(deadline, self.state.reads.close()).await;
+        // The writer keeps running until here, so requests that were still
+        // being answered got their commits; now write what is queued.
+        let writer_drained = tokio::time::timeout_at(deadline, self.state.writer.shutdown())
+            .await
+            .is_ok();
+        if writer_drained {
+            let _ = tokio::time::timeout_at(deadline, self.state.store.close()).await;
         }
-        if let Some(task) = self.metrics_serving {
-            let _ = task.await;
+        let drained = Drained {
+            connections_cut,
+            writer_drained,
+        };
+        if drained.complete() {
+            tracing::info!("callq stopped");
+        } else {
+            tracing::warn!(
+                connections_cut,
+                writer_drained,
+                deadline_secs = self.shutdown_deadline.as_secs(),
+                "shutdown deadline reached; stopped without finishing"
+            );
         }
-        self.state.writer.shutdown().await;
-        self.state.reads.close().await;
-        self.state.store.close().await;
-        tracing::info!("callq stopped");
+        drained
     }
 
-    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) {
-        shutdown_signal().await;
-        tracing::info!("shutdown signal received; draining");
-        self.shutdown().await;
+    /// Runs until `stop` is cancelled (at once if it already is), then shuts
+    /// down as [`Server::shutdown`] does.
+    pub async fn run_until(self, stop: CancellationToken) -> Drained {
+        stop.cancelled().await;
+        tracing::info!("stopping; draining");
+        self.shutdown().await
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down. The handlers are
+    /// installed when this is called; a process should rather install them
+    /// first thing with [`crate::shutdown::on_signal`] and use [`Server::run_until`].
+    pub async fn run_until_signal(self) -> Drained {
+        self.run_until(crate::shutdown::on_signal()).await
     }
 }
 
@@ -378,26 +446,5 @@ async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
             Err(e) => return Err(e),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
     }
 }

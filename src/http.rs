@@ -4,7 +4,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, header, request::Parts};
+use axum::http::{HeaderMap, Method, Uri, header, request::Parts};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::model::Report;
@@ -23,14 +23,24 @@ pub struct ClientRequestId(pub Option<String>);
 pub struct RequestMeta {
     /// The request id (client-sent or generated).
     pub request_id: Option<String>,
-    /// `Idempotency-Key`, or a client-sent `X-Request-Id`.
+    /// `Idempotency-Key`, or a client-sent `X-Request-Id`, exactly as sent
+    /// (less surrounding white space). Never shortened: the writer refuses
+    /// a key over [`crate::store::MAX_IDEMPOTENCY_KEY_CHARS`] with 400, since a
+    /// cut key could make two different requests look like one.
     pub idempotency_key: Option<String>,
     pub user_agent: Option<String>,
     pub content_type: Option<String>,
+    /// The request's method, path and query: part of its fingerprint.
+    pub target: String,
 }
 
 impl RequestMeta {
-    pub fn from_parts(headers: &HeaderMap, client_request_id: Option<&ClientRequestId>) -> Self {
+    pub fn from_parts(
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        client_request_id: Option<&ClientRequestId>,
+    ) -> Self {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -38,24 +48,57 @@ impl RequestMeta {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
         };
-        let idempotency_key = text("idempotency-key")
-            .or_else(|| client_request_id.and_then(|c| c.0.clone()))
-            .map(|k| k.chars().take(255).collect());
+        // A key that is not visible ASCII is kept (lossily) rather than
+        // ignored, so that the writer refuses it instead of storing the
+        // request as if no key had been sent.
+        let idempotency_key = headers
+            .get("idempotency-key")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .or_else(|| client_request_id.and_then(|c| c.0.clone()));
+        let target = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
         RequestMeta {
             request_id: text(REQUEST_ID),
             idempotency_key,
             user_agent: text(header::USER_AGENT.as_str()),
             content_type: text(header::CONTENT_TYPE.as_str()),
+            target: format!("{method} {target}"),
         }
     }
 
-    /// Copies these facts into `report`.
+    /// Copies these facts into `report`, and fingerprints the request: the
+    /// report's style and operation (protocol and kind), this request's
+    /// method, path and query, its `Content-Type` (which says how the body
+    /// is read) and its body (the raw payload).
     pub fn apply(&self, report: &mut Report) {
         report.request_id = self.request_id.clone();
         report.idempotency_key = self.idempotency_key.clone();
         report.user_agent = self.user_agent.clone();
         report.content_type = self.content_type.clone();
+        report.fingerprint = Some(fingerprint(&[
+            report.protocol.as_str().as_bytes(),
+            report.kind.as_str().as_bytes(),
+            self.target.as_bytes(),
+            self.content_type.as_deref().unwrap_or_default().as_bytes(),
+            report.raw_payload.as_bytes(),
+        ]));
     }
+}
+
+/// SHA-256 over the parts that make two requests the same request. Each
+/// part is length-prefixed, so no two different requests hash the same
+/// input (`"ab" + "c"` vs `"a" + "bc"`).
+pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"callq request v1");
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().into()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
@@ -63,6 +106,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestMeta::from_parts(
+            &parts.method,
+            &parts.uri,
             &parts.headers,
             parts.extensions.get::<ClientRequestId>(),
         ))
@@ -226,6 +271,84 @@ pub async fn content_encoding(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_tell_every_part_apart() {
+        let base = fingerprint(&[
+            b"plivo",
+            b"feedback",
+            b"POST /v1/x",
+            b"application/json",
+            b"{}",
+        ]);
+        assert_eq!(
+            base,
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{}"
+            ])
+        );
+        for other in [
+            fingerprint(&[
+                b"graph",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/y",
+                b"application/json",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/xml",
+                b"{}",
+            ]),
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/x",
+                b"application/json",
+                b"{ }",
+            ]),
+            // Moving bytes from one part to the next is another request.
+            fingerprint(&[
+                b"plivo",
+                b"feedback",
+                b"POST /v1/",
+                b"xapplication/json",
+                b"{}",
+            ]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn keys_are_kept_whole_and_unreadable_ones_are_not_dropped() {
+        let mut headers = HeaderMap::new();
+        let long = "k".repeat(300);
+        headers.insert("idempotency-key", long.parse().unwrap());
+        let uri: Uri = "/v1/Call/x/Feedback/?a=1".parse().unwrap();
+        let meta = RequestMeta::from_parts(&Method::POST, &uri, &headers, None);
+        assert_eq!(meta.idempotency_key.as_deref(), Some(long.as_str()));
+        assert_eq!(meta.target, "POST /v1/Call/x/Feedback/?a=1");
+        headers.insert(
+            "idempotency-key",
+            axum::http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let meta = RequestMeta::from_parts(&Method::POST, &uri, &headers, None);
+        assert!(meta.idempotency_key.is_some(), "refused later, not ignored");
+    }
 
     #[tokio::test]
     async fn small_bodies_decode_inline_and_large_ones_on_the_blocking_pool() {

@@ -16,7 +16,10 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod in_flight;
 pub mod model;
 pub mod protocols;
+pub mod serve;
+pub mod shutdown;
 pub mod store;
 pub mod telemetry;

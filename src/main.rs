@@ -45,11 +45,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    // Whatever is still running (a cut connection's task, a blocking
+    // decode) must not hold the exit past the shutdown deadline.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }
 
 async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
+    // First thing: from here on a SIGTERM/SIGINT is recorded, whatever
+    // the server is doing (starting, migrating, serving).
+    let stop = matches!(command, Command::Serve).then(callq::shutdown::on_signal);
     // First start with no configuration at all: generate one with credentials.
     let mut first_run = None;
     if matches!(command, Command::Serve)
@@ -118,7 +125,17 @@ async fn run(cli: Cli) -> ExitCode {
             }
             let listen = settings.listen;
             let database = redact_url(settings.database_url());
-            let server = match Server::start(settings).await {
+            let stop = stop.unwrap_or_else(callq::shutdown::on_signal);
+            // A signal during start (say, while waiting for the database)
+            // stops the process too, instead of being noticed only later.
+            let started = tokio::select! {
+                started = Server::start(settings) => started,
+                _ = stop.cancelled() => {
+                    tracing::info!("stopped before the server was up");
+                    return ExitCode::SUCCESS;
+                }
+            };
+            let server = match started {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("callq: cannot start (database {database}): {e}");
@@ -133,8 +150,13 @@ async fn run(cli: Cli) -> ExitCode {
                 };
                 println!("{}", creds.banner(addr, DEFAULT_CONFIG_PATH.as_ref()));
             }
-            server.run_until_signal().await;
-            ExitCode::SUCCESS
+            if server.run_until(stop).await.complete() {
+                ExitCode::SUCCESS
+            } else {
+                // The shutdown deadline cut open requests (none had been
+                // answered 2xx); tell the supervisor the drain was not clean.
+                ExitCode::FAILURE
+            }
         }
     }
 }

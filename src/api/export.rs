@@ -35,11 +35,36 @@ pub const HEADER: [&str; 20] = [
     "min_mos",
 ];
 
+/// How cells are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cells {
+    /// Exactly as stored (the default export).
+    #[default]
+    AsStored,
+    /// Safe to open in a spreadsheet: a text cell that starts with `=`, `+`,
+    /// `-`, `@`, a tab or a carriage return (which Excel, LibreOffice and
+    /// Google Sheets would read as a formula, "CSV injection") gets a leading
+    /// `'`, the spreadsheets' own "this is text" mark. Numbers, ids and times
+    /// never start with one and are left alone.
+    SpreadsheetSafe,
+}
+
+impl Cells {
+    fn text(self, value: &str) -> String {
+        match self {
+            Cells::SpreadsheetSafe if value.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                format!("'{value}")
+            }
+            _ => value.to_owned(),
+        }
+    }
+}
+
 /// One row's fields. Numbers use Rust's shortest round-trip form, so a
 /// parsed value equals the stored one; issues are joined with `;`; absent
 /// values are empty fields.
-pub fn record(row: &ReportRow) -> [String; 20] {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+pub fn record(row: &ReportRow, cells: Cells) -> [String; 20] {
+    let text = |v: &Option<String>| cells.text(v.as_deref().unwrap_or_default());
     let number = |v: Option<f64>| v.map(|n| n.to_string()).unwrap_or_default();
     [
         row.id.to_string(),
@@ -47,11 +72,11 @@ pub fn record(row: &ReportRow) -> [String; 20] {
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         row.protocol.as_str().to_owned(),
         row.kind.as_str().to_owned(),
-        row.call_id.clone(),
+        cells.text(&row.call_id),
         text(&row.participant_id),
         text(&row.media_leg_id),
         number(row.rating),
-        row.issues.join(";"),
+        cells.text(&row.issues.join(";")),
         text(&row.notes),
         text(&row.error_code),
         text(&row.error_subcode),
@@ -67,14 +92,14 @@ pub fn record(row: &ReportRow) -> [String; 20] {
 }
 
 /// Encodes `rows` (after the header when `header` is set) as CSV bytes.
-pub fn encode(rows: &[ReportRow], header: bool) -> Bytes {
+pub fn encode(rows: &[ReportRow], header: bool, cells: Cells) -> Bytes {
     let mut out = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 256));
     // Writing into a Vec cannot fail.
     if header {
         out.write_record(HEADER).expect("in-memory CSV");
     }
     for row in rows {
-        out.write_record(record(row)).expect("in-memory CSV");
+        out.write_record(record(row, cells)).expect("in-memory CSV");
     }
     Bytes::from(out.into_inner().expect("in-memory CSV"))
 }
@@ -88,6 +113,7 @@ struct Export {
     after: Option<Cursor>,
     /// Rows still allowed by the client's `limit` (`None`: unlimited).
     remaining: Option<i64>,
+    cells: Cells,
 }
 
 impl Export {
@@ -117,6 +143,7 @@ pub fn body(
     first: Vec<ReportRow>,
     first_asked: i64,
     limit: Option<i64>,
+    cells: Cells,
 ) -> Body {
     let mut export = Export {
         store,
@@ -124,9 +151,10 @@ pub fn body(
         filter,
         after: None,
         remaining: limit,
+        cells,
     };
     let more = export.advance(&first, first_asked);
-    let head = encode(&first, true);
+    let head = encode(&first, true, cells);
     let state = more.then_some(export);
     let rest = stream::unfold(state, |state| async move {
         let mut export = state?;
@@ -146,7 +174,10 @@ pub fn body(
         if page.is_empty() {
             return None;
         }
-        Some((Ok(encode(&page, false)), more.then_some(export)))
+        Some((
+            Ok(encode(&page, false, export.cells)),
+            more.then_some(export),
+        ))
     });
     Body::from_stream(prepend(head, rest))
 }
@@ -192,7 +223,7 @@ mod tests {
     #[test]
     fn csv_quotes_what_needs_it_and_numbers_round_trip() {
         let r = row();
-        let bytes = encode(std::slice::from_ref(&r), true);
+        let bytes = encode(std::slice::from_ref(&r), true, Cells::AsStored);
         let mut reader = csv::Reader::from_reader(&bytes[..]);
         assert_eq!(
             reader.headers().unwrap(),
@@ -204,5 +235,40 @@ mod tests {
         assert_eq!(&rec[9], "line one\nline two");
         assert_eq!(rec[16].parse::<f64>().unwrap(), 0.1 + 0.2);
         assert_eq!(&rec[17], "");
+    }
+
+    #[test]
+    fn spreadsheet_safe_cells_neutralize_formulas_and_nothing_else() {
+        let mut r = row();
+        r.call_id = "=HYPERLINK(\"http://x\")".into();
+        r.notes = Some("+1 call me".into());
+        r.device_name = Some("-Room".into());
+        r.user_agent = Some("@SUM(A1)".into());
+        r.request_id = Some("\tcmd".into());
+        r.error_code = Some("ok=fine".into());
+        r.issues = vec![];
+        let plain = encode(std::slice::from_ref(&r), false, Cells::AsStored);
+        let safe = encode(std::slice::from_ref(&r), false, Cells::SpreadsheetSafe);
+        let read = |b: &Bytes| {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&b[..])
+                .records()
+                .next()
+                .unwrap()
+                .unwrap()
+        };
+        let (plain, safe) = (read(&plain), read(&safe));
+        assert_eq!(&plain[4], "=HYPERLINK(\"http://x\")");
+        assert_eq!(&safe[4], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(&safe[9], "'+1 call me");
+        assert_eq!(&safe[12], "'-Room");
+        assert_eq!(&safe[13], "'@SUM(A1)");
+        assert_eq!(&safe[14], "'\tcmd");
+        // Not at the start: left alone; numbers and ids untouched.
+        assert_eq!(&safe[10], "ok=fine");
+        for i in [0, 1, 2, 3, 7, 15, 16] {
+            assert_eq!(&safe[i], &plain[i], "column {}", HEADER[i]);
+        }
     }
 }

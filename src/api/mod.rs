@@ -1,5 +1,6 @@
 //! Ops read API: find a call, list and export reports, quality statistics,
-//! and the OpenAPI document of the whole server.
+//! the OpenAPI document of the whole server, and the browser dashboard
+//! (`/ui/`, whose page calls this same API with the ops token).
 //!
 //! Every `/api/v1` route needs `Authorization: Bearer <ops token>`; the token
 //! names a tenant, and every query is confined to that tenant's rows. Errors
@@ -13,6 +14,7 @@ pub mod openapi;
 mod params;
 mod reports;
 mod stats;
+mod ui;
 
 pub use error::ApiError;
 
@@ -46,6 +48,7 @@ pub fn router() -> Router<AppState> {
             "/openapi.json",
             get(openapi::document).fallback(method_not_allowed),
         )
+        .merge(ui::router())
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
 }

@@ -149,6 +149,7 @@ pub fn report_filter(p: &mut Params) -> Result<ReportFilter, ApiError> {
         issue: p
             .take_with("issue", parse_text)?
             .map(|i| i.to_ascii_uppercase()),
+        device: p.take_with("device", parse_text)?,
         ..ReportFilter::default()
     };
     time_range(p, &mut filter)?;
@@ -178,6 +179,8 @@ pub struct ListRequest {
     /// Rows to return: the page size for JSON; for CSV, a cap (`None`: all).
     pub limit: Option<i64>,
     pub format: Format,
+    /// CSV only: neutralize text cells a spreadsheet would run as a formula.
+    pub csv_safe: bool,
 }
 
 /// Parses `GET /api/v1/reports`; `accept` is the request's `Accept` header,
@@ -207,12 +210,26 @@ pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiE
             format!("`limit` must be at most {MAX_LIMIT} for JSON pages (CSV exports take any)"),
         ));
     }
+    let csv_safe = p
+        .take_with("csv_safe", |v| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err("`csv_safe` must be true or false".to_owned()),
+        })?
+        .unwrap_or(false);
+    if csv_safe && format != Format::Csv {
+        return Err(ApiError::bad(
+            "csv_safe",
+            "`csv_safe` applies to CSV exports only (add format=csv)",
+        ));
+    }
     p.finish()?;
     Ok(ListRequest {
         filter,
         after,
         limit,
         format,
+        csv_safe,
     })
 }
 
@@ -268,6 +285,10 @@ mod tests {
         );
         assert_eq!(r.limit, Some(5));
         assert_eq!(r.format, Format::Json);
+        assert!(!r.csv_safe);
+        let r = list_request(&uri("device=Room%2012&format=csv&csv_safe=true"), None).unwrap();
+        assert_eq!(r.filter.device.as_deref(), Some("Room 12"));
+        assert!(r.csv_safe);
     }
 
     #[test]
@@ -297,6 +318,8 @@ mod tests {
             ("format=xml", "format"),
             ("protocl=plivo", "protocl"),
             ("kind=feedback&kind=diagnostics", "kind"),
+            ("csv_safe=yes&format=csv", "csv_safe"),
+            ("csv_safe=true", "csv_safe"),
         ] {
             let e = list_request(&uri(q), None).unwrap_err();
             assert_eq!(parameter_of(e), name, "{q}");

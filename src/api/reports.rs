@@ -39,9 +39,11 @@ pub struct ReportPage {
         ("min_rating" = Option<f64>, Query, description = "Rating at least (1..5)"),
         ("max_rating" = Option<f64>, Query, description = "Rating at most (1..5)"),
         ("issue" = Option<String>, Query, description = "Reports naming this issue (e.g. ECHO)"),
+        ("device" = Option<String>, Query, description = "Exact device name (Graph `deviceName`)"),
         ("limit" = Option<i64>, Query, description = "JSON: page size 1..1000, default 100. CSV: cap on rows, default every row"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("format" = Option<String>, Query, description = "json or csv (overrides Accept)"),
+        ("csv_safe" = Option<bool>, Query, description = "CSV only: prefix `'` to text cells starting with = + - @ tab or CR, so spreadsheets do not run them as formulas; default false (cells as stored)"),
     ),
     responses(
         (status = 200, description = "A page of reports", body = ReportPage,
@@ -94,6 +96,11 @@ pub async fn list(
                 first,
                 asked,
                 request.limit,
+                if request.csv_safe {
+                    export::Cells::SpreadsheetSafe
+                } else {
+                    export::Cells::AsStored
+                },
             );
             Ok((
                 [

@@ -112,6 +112,8 @@ curl -i --user {auth_id}:{auth_token} -H 'Content-Type: application/json' \
   {base}/v1/Call/b38149eb-b8fe-45d5-85b2-78ee4424788f/Feedback/
 
 curl -s -H 'Authorization: Bearer {ops}' '{base}/api/v1/reports?limit=10'
+
+Dashboard: open {base}/ui/ and sign in with the Ops token.
 "##,
             path = path.display(),
             tenant = self.tenant,

@@ -22,6 +22,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "callq-data/callq.toml";
 /// The embedded database used when no database URL is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:callq-data/callq.db";
 
+/// Longest keyless retry window accepted (30 days): retries come within
+/// minutes; a longer window only grows the claims table.
+pub const MAX_RETRY_WINDOW_SECS: u64 = 30 * 24 * 3600;
+
 /// Environment keys (after the `CALLQ_` prefix) that map onto settings.
 const ENV_KEYS: &[&str] = &[
     "listen",
@@ -36,6 +40,15 @@ const ENV_KEYS: &[&str] = &[
     "flushes_in_flight",
     "flush_timeout_secs",
     "log_format",
+    // writer truth
+    "retry_window_secs",
+    // Connections and shutdown
+    "header_read_timeout_secs",
+    "keepalive_idle_secs",
+    "max_connections",
+    "max_requests_in_flight",
+    "tenant_queue_share",
+    "shutdown_deadline_secs",
     // Read-side isolation (issue 10 item 6).
     "database_read_max_connections",
     "read_statement_timeout_secs",
@@ -65,11 +78,37 @@ pub struct Settings {
     pub max_batch: usize,
     /// Transactions the writer runs at once.
     pub flushes_in_flight: usize,
-    /// A transaction slower than this fails its reports with 503.
+    /// Longest a transaction may take: PostgreSQL rolls back a statement
+    /// after 3/4 of it (`statement_timeout`) and stops waiting for a lock
+    /// after half of it (`lock_timeout`); its reports are then answered 503.
     pub flush_timeout_secs: u64,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
     pub tenants: Vec<Tenant>,
+    // writer truth (issue 10 item 4)
+    /// An identical keyless request (tenant, style, operation, path, body)
+    /// within this many seconds is a retry: same answer, stored once.
+    /// 0 turns keyless retry detection off.
+    pub retry_window_secs: u64,
+    // Connections and shutdown (slow and greedy clients; see docs/connections.md)
+    /// A request head (request line and headers) must arrive in full within
+    /// this many seconds of its first byte (of the connection's opening for
+    /// the first request), or the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request for this long is closed.
+    pub keepalive_idle_secs: u64,
+    /// Connections open at once; further ones wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
+    /// Requests being handled at once; more → 503 in the style's format
+    /// (health checks and `/metrics` exempt).
+    pub max_requests_in_flight: usize,
+    /// Largest share (0 < share <= 1) of the write queue one tenant may
+    /// hold; beyond it that tenant gets 429 while others still get in.
+    pub tenant_queue_share: f64,
+    /// After SIGTERM/SIGINT the process exits within this many seconds,
+    /// whatever is still open.
+    pub shutdown_deadline_secs: u64,
     // --- Read-side isolation (issue 10 item 6): the read API's own pool. ---
     /// Connections of the read API's own pool, apart from the writer's
     /// `database_max_connections`, so reads can never starve ingestion.
@@ -125,6 +164,13 @@ impl Default for Settings {
             flush_timeout_secs: 10,
             log_format: LogFormat::Text,
             tenants: Vec::new(),
+            retry_window_secs: 600,
+            header_read_timeout_secs: 10,
+            keepalive_idle_secs: 60,
+            max_connections: 1024,
+            max_requests_in_flight: 512,
+            tenant_queue_share: 0.5,
+            shutdown_deadline_secs: 30,
             database_read_max_connections: 4,
             read_statement_timeout_secs: 10,
         }
@@ -362,6 +408,15 @@ pub fn validate(s: &Settings) -> Result<(), String> {
     if s.request_timeout_secs == 0 {
         return Err("key `request_timeout_secs`: must be at least 1".into());
     }
+    if s.retry_window_secs > MAX_RETRY_WINDOW_SECS {
+        return Err(format!(
+            "key `retry_window_secs`: must be at most {MAX_RETRY_WINDOW_SECS} (30 days)"
+        ));
+    }
+    if s.flush_timeout_secs == 0 {
+        // The database's statement timeout is derived from it.
+        return Err("key `flush_timeout_secs`: must be at least 1".into());
+    }
     if s.max_batch == 0 || s.queue_capacity == 0 || s.flushes_in_flight == 0 {
         return Err(
             "keys `max_batch`, `queue_capacity`, `flushes_in_flight`: must be at least 1".into(),
@@ -380,6 +435,7 @@ pub fn validate(s: &Settings) -> Result<(), String> {
             "key `queue_max_bytes`: must be at least twice `body_limit_bytes`, or a single large report could never be queued".into(),
         );
     }
+    validate_connections(s)?;
     if let Some(url) = &s.database_url
         && !(url.starts_with("postgres://")
             || url.starts_with("postgresql://")
@@ -437,6 +493,28 @@ pub fn validate(s: &Settings) -> Result<(), String> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The connection and shutdown limits: each must be able to let something through.
+fn validate_connections(s: &Settings) -> Result<(), String> {
+    if s.header_read_timeout_secs == 0 || s.keepalive_idle_secs == 0 {
+        return Err(
+            "keys `header_read_timeout_secs`, `keepalive_idle_secs`: must be at least 1".into(),
+        );
+    }
+    if s.max_connections == 0 || s.max_requests_in_flight == 0 {
+        return Err("keys `max_connections`, `max_requests_in_flight`: must be at least 1".into());
+    }
+    if !(s.tenant_queue_share > 0.0 && s.tenant_queue_share <= 1.0) {
+        return Err(format!(
+            "key `tenant_queue_share`: {} must be above 0 and at most 1",
+            s.tenant_queue_share
+        ));
+    }
+    if s.shutdown_deadline_secs == 0 {
+        return Err("key `shutdown_deadline_secs`: must be at least 1".into());
     }
     Ok(())
 }

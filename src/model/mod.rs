@@ -125,6 +125,12 @@ pub struct Report {
     /// The request body exactly as received (UTF-8, lossless for valid input).
     pub raw_payload: String,
     pub streams: Vec<MediaStream>,
+    /// SHA-256 over the request's style, operation, path and body
+    /// ([`crate::http::RequestMeta::apply`]): what binds an idempotency key
+    /// to one request and recognizes a keyless retry. Not a stored column
+    /// of the report (the store keeps it with the request's claim).
+    #[serde(skip)]
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 impl Report {
@@ -166,6 +172,7 @@ impl Report {
             content_type: None,
             raw_payload: raw_payload.into(),
             streams: Vec::new(),
+            fingerprint: None,
         }
     }
 

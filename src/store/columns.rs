@@ -125,6 +125,7 @@ macro_rules! report_from_row {
             content_type: row.try_get("content_type")?,
             raw_payload: row.try_get("raw_payload")?,
             streams: Vec::new(),
+            fingerprint: None,
         }
     }};
 }

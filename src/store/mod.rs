@@ -5,6 +5,7 @@
 //! which batches many requests' reports into one transaction.
 
 mod call_view;
+mod claims;
 mod columns;
 mod postgres;
 pub mod query;
@@ -12,11 +13,15 @@ mod read;
 mod read_pool;
 mod read_sql;
 mod sqlite;
+mod tenant_share;
 mod writer;
 
 pub use call_view::CallReport;
+pub use claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 pub use read_pool::ReadOptions;
-pub use writer::{Committed, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats};
+pub use writer::{
+    Committed, RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
+};
 
 use std::time::Duration;
 
@@ -61,6 +66,9 @@ pub enum StoreError {
     },
     #[error("stored row is malformed: {0}")]
     Malformed(String),
+    /// `insert_one` only: the report's idempotency key belongs to another request.
+    #[error("the idempotency key was already used for a different request")]
+    KeyReused,
 }
 
 impl StoreError {
@@ -71,6 +79,19 @@ impl StoreError {
             StoreError::Unavailable(_) => true,
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => is_transient(e),
             _ => false,
+        }
+    }
+
+    /// What a client whose report the database refused is told: the
+    /// SQLSTATE (or SQLite code), not the database's own message, which can
+    /// name tables and constraints. The whole error is logged.
+    pub fn refusal(&self) -> String {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => format!(
+                "the database refused a value of this report (code {})",
+                db.code().unwrap_or_default()
+            ),
+            _ => "the database refused this report".to_owned(),
         }
     }
 }
@@ -84,18 +105,24 @@ fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
-            // PostgreSQL class 08 (connection exception), 57P0x (admin
-            // shutdown, crash shutdown, cannot connect now), 53 (insufficient
-            // resources), 57014 (statement cancelled: statement_timeout);
-            // SQLite 5/6 (BUSY/LOCKED), 9 (INTERRUPT: the read pool's deadline).
             let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite BUSY/LOCKED and their extended codes (BUSY_SNAPSHOT, …);
+                // INTERRUPT (9): a read-pool statement stopped at its deadline
+                // (`read_pool`), a "not now" like PostgreSQL's 57014.
+                return code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 9));
+            }
+            // PostgreSQL class 08 (connection exception), 57P0x (admin
+            // shutdown, crash shutdown, cannot connect now), 57014 (statement
+            // timeout), 55P03 (lock timeout), 53 (insufficient resources),
+            // 40001/40P01 (serialization failure, deadlock): each rolled the
+            // transaction back and may well succeed when tried again.
             code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53")
-                || code == "57014"
-                || code == "5"
-                || code == "6"
-                || code == "9"
+                || matches!(code.as_ref(), "57014" | "55P03" | "40001" | "40P01")
         }
         _ => false,
     }
@@ -128,14 +155,49 @@ impl Default for StoreOptions {
     }
 }
 
+/// Server-side bounds of every statement on a connection (PostgreSQL;
+/// SQLite's busy timeout already bounds its waits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementBounds {
+    /// `statement_timeout`: the server cancels (rolls back) a statement
+    /// running longer, so a flush never commits later than this.
+    pub statement_timeout: Duration,
+    /// `lock_timeout`: the longest a statement waits for a lock.
+    pub lock_timeout: Duration,
+}
+
+impl StatementBounds {
+    /// Bounds below a writer flush timeout: statements end at 3/4 of it and
+    /// wait for locks at most half of it, so the outcome of a flush is
+    /// known, from the database, within the flush timeout.
+    pub fn below(flush_timeout: Duration) -> StatementBounds {
+        let at_least = Duration::from_millis(1);
+        StatementBounds {
+            statement_timeout: flush_timeout.mul_f64(0.75).max(at_least),
+            lock_timeout: flush_timeout.mul_f64(0.5).max(at_least),
+        }
+    }
+}
+
 impl Store {
     /// Opens a pool for `url`: `postgres://`/`postgresql://` selects PostgreSQL,
     /// `sqlite:` selects an embedded SQLite file (created, with its directory,
     /// if missing). Connects lazily, so a server can start while its database
     /// is still down and report that on `/readyz`.
     pub fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        Self::open_bounded(url, options, None)
+    }
+
+    /// As [`Store::open`], with every PostgreSQL connection's statements
+    /// bounded by the server (what the writer relies on to never answer
+    /// 503 for a transaction that later commits).
+    pub fn open_bounded(
+        url: &str,
+        options: &StoreOptions,
+        bounds: Option<StatementBounds>,
+    ) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            postgres::open(url, options).map(Store::Postgres)
+            postgres::open(url, options, bounds).map(Store::Postgres)
         } else if url.starts_with("sqlite:") {
             sqlite::open(url, options).map(Store::Sqlite)
         } else {
@@ -172,27 +234,79 @@ impl Store {
         }
     }
 
-    /// Inserts `reports` (and their streams) in one transaction. The result has
-    /// one entry per input, in order. Either all are committed or none.
-    pub async fn insert_batch(&self, reports: &[Report]) -> Result<Vec<Stored>, StoreError> {
+    /// [`Store::insert_batch_within`] the default retry window.
+    pub async fn insert_batch(
+        &self,
+        reports: &[Report],
+    ) -> Result<Vec<Result<Stored, KeyReused>>, StoreError> {
+        self.insert_batch_within(reports, DEFAULT_RETRY_WINDOW)
+            .await
+    }
+
+    /// Inserts `reports` (and their streams) in one transaction, one
+    /// statement on PostgreSQL. The result has one entry per input, in
+    /// order: written, a retry of an earlier report (its id), or a key reused
+    /// for another request (see [`claims`]). Either all are committed or
+    /// none. `retry_window`: how long an identical keyless request is a
+    /// retry (zero: never).
+    pub async fn insert_batch_within(
+        &self,
+        reports: &[Report],
+        retry_window: Duration,
+    ) -> Result<Vec<Result<Stored, KeyReused>>, StoreError> {
         if reports.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            Store::Postgres(pool) => postgres::insert_batch(pool, reports).await,
-            Store::Sqlite(pool) => sqlite::insert_batch(pool, reports).await,
-        }
+        let plan = claims::Plan::new(reports, retry_window);
+        let holders = match self {
+            Store::Postgres(pool) => {
+                postgres::insert_batch(pool, reports, &plan, retry_window).await?
+            }
+            Store::Sqlite(pool) => sqlite::insert_batch(pool, reports, &plan, retry_window).await?,
+        };
+        Ok(plan.resolve(reports, &holders))
     }
 
-    /// Inserts one report in its own transaction, one statement per row: the
-    /// naive design that the benchmarks compare group commit against.
+    /// Inserts one report in its own transaction: the naive design that the
+    /// benchmarks compare group commit against (same retry rules, default window).
     pub async fn insert_one(&self, report: &Report) -> Result<Stored, StoreError> {
-        match self {
-            Store::Postgres(pool) => postgres::insert_one(pool, report).await,
-            Store::Sqlite(pool) => {
-                Ok(sqlite::insert_batch(pool, std::slice::from_ref(report)).await?[0])
-            }
-        }
+        self.insert_batch(std::slice::from_ref(report))
+            .await?
+            .remove(0)
+            .map_err(|KeyReused| StoreError::KeyReused)
+    }
+
+    /// Deletes up to `limit` keyless claims received before `before` (their
+    /// window is over); returns how many. Keeps `ingest_claims` about one
+    /// window's worth of rows.
+    pub async fn prune_claims(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let done = match self {
+            Store::Postgres(pool) => sqlx::query(
+                "DELETE FROM ingest_claims WHERE ctid = ANY(ARRAY( \
+                       SELECT ctid FROM ingest_claims WHERE NOT keyed AND received_at < $1 \
+                       LIMIT $2))",
+            )
+            .bind(before)
+            .bind(limit)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Store::Sqlite(pool) => sqlx::query(
+                "DELETE FROM ingest_claims WHERE (tenant, claim) IN ( \
+                       SELECT tenant, claim FROM ingest_claims WHERE NOT keyed AND received_at < ? \
+                       ORDER BY received_at LIMIT ?)",
+            )
+            .bind(sqlite::encode_time(before))
+            .bind(limit)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(done)
     }
 
     /// One report of `tenant`, with its streams, as stored.

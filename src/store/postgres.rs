@@ -1,36 +1,72 @@
 //! PostgreSQL backend: batch inserts through `UNNEST` of column arrays, so one
 //! fixed, prepared statement writes any number of rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use super::StoreError;
+use super::claims::{Holder, Plan};
 use super::columns::{REPORT_COLUMNS, STREAM_COLUMNS, report_from_row, stream_from_row};
-use super::{StoreError, StoreOptions, Stored};
+use super::{StatementBounds, StoreOptions};
 use crate::model::Report;
 
-pub(super) fn open(url: &str, options: &StoreOptions) -> Result<PgPool, StoreError> {
-    let connect = PgConnectOptions::from_str(url)
+pub(super) fn open(
+    url: &str,
+    options: &StoreOptions,
+    bounds: Option<StatementBounds>,
+) -> Result<PgPool, StoreError> {
+    let mut connect = PgConnectOptions::from_str(url)
         .map_err(|_| StoreError::UnsupportedUrl(super::redact_url(url)))?
         .application_name("callq");
+    // Set at connection start-up, so every statement of every connection is
+    // bounded by the server itself (no extra round trip per flush).
+    if let Some(b) = bounds {
+        connect = connect.options([
+            (
+                "statement_timeout",
+                format!("{}ms", b.statement_timeout.as_millis().max(1)),
+            ),
+            (
+                "lock_timeout",
+                format!("{}ms", b.lock_timeout.as_millis().max(1)),
+            ),
+        ]);
+    }
     Ok(PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .connect_lazy_with(connect))
 }
 
-/// One statement writes a whole batch: reports from `UNNEST`ed column arrays
-/// ($1..$26), then the streams ($27..$61) of the reports that were inserted
-/// (not those skipped as retries). A single statement is its own transaction,
-/// so a flush is one round trip instead of BEGIN, two INSERTs and COMMIT; the
-/// driver returns only after PostgreSQL's ReadyForQuery, which follows the
-/// commit.
+/// One statement writes a whole batch. First each report's claim (see
+/// `claims`) is inserted into `ingest_claims` from `UNNEST`ed arrays
+/// ($63..$68); a claim already there is returned as it is (or taken over
+/// when it is a keyless claim older than the window, $69 seconds), and
+/// `ON CONFLICT` waits for a concurrent transaction holding it to end, so
+/// two processes agree. Then the reports ($1..$26, with their claim $62) are
+/// inserted unless their claim is held by another report, then the streams
+/// ($27..$61) of the reports inserted. The statement returns the ids written
+/// and every claim's holder: everything the clients are answered from comes
+/// out of the committing statement itself. A single statement is its own
+/// transaction, so a flush is one round trip; the driver returns only after
+/// PostgreSQL's ReadyForQuery, which follows the commit.
 fn insert_batch_sql() -> String {
     format!(
-        "WITH inserted AS ( \
+        "WITH claims AS ( \
+           INSERT INTO ingest_claims AS c (tenant, claim, fingerprint, report_id, received_at, keyed) \
+           SELECT * FROM UNNEST($63::text[], $64::bytea[], $65::bytea[], $66::uuid[], \
+                                $67::timestamptz[], $68::bool[]) \
+           ON CONFLICT (tenant, claim) DO UPDATE SET \
+             fingerprint = CASE WHEN {stale} THEN EXCLUDED.fingerprint ELSE c.fingerprint END, \
+             report_id = CASE WHEN {stale} THEN EXCLUDED.report_id ELSE c.report_id END, \
+             received_at = CASE WHEN {stale} THEN EXCLUDED.received_at ELSE c.received_at END \
+           RETURNING c.tenant, c.claim, c.fingerprint, c.report_id), \
+         inserted AS ( \
            INSERT INTO reports ({REPORT_COLUMNS}) \
            SELECT u.id, u.tenant, u.protocol, u.kind, u.received_at, u.call_id, u.participant_id, \
                   u.media_leg_id, u.rating, string_to_array(u.issues, E'\\x1f'), \
@@ -43,9 +79,10 @@ fn insert_batch_sql() -> String {
                        $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], \
                        $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
                        $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
-                       $25::text[], $26::text[]) \
-                AS u({REPORT_COLUMNS}) \
-           ON CONFLICT DO NOTHING \
+                       $25::text[], $26::text[], $62::bytea[]) \
+                AS u({REPORT_COLUMNS}, claim) \
+           WHERE NOT EXISTS (SELECT 1 FROM claims h \
+                             WHERE h.tenant = u.tenant AND h.claim = u.claim AND h.report_id <> u.id) \
            RETURNING id), \
          streams AS ( \
            INSERT INTO media_streams ({STREAM_COLUMNS}) \
@@ -58,8 +95,25 @@ fn insert_batch_sql() -> String {
                   $59::text[], $60::text[], $61::text[]) \
                 AS s({STREAM_COLUMNS}) \
            WHERE s.report_id IN (SELECT id FROM inserted)) \
-         SELECT id FROM inserted"
+         SELECT id AS report_id, NULL::text AS tenant, NULL::bytea AS claim, NULL::bytea AS fingerprint \
+           FROM inserted \
+         UNION ALL \
+         SELECT report_id, tenant, claim, fingerprint FROM claims \
+           WHERE report_id NOT IN (SELECT id FROM inserted)",
+        stale =
+            "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => $69))",
     )
+}
+
+/// The claims of a batch's leaders, column-wise.
+#[derive(Default)]
+struct ClaimColumns {
+    tenant: Vec<String>,
+    claim: Vec<Vec<u8>>,
+    fingerprint: Vec<Option<Vec<u8>>>,
+    report_id: Vec<Uuid>,
+    received_at: Vec<chrono::DateTime<chrono::Utc>>,
+    keyed: Vec<bool>,
 }
 
 /// Column-wise copy of the batch, the shape `UNNEST` wants.
@@ -212,17 +266,41 @@ fn join_issues(issues: &[String]) -> String {
         .join("\u{1f}")
 }
 
+/// Writes the plan's leaders in one statement; returns, per leader, the
+/// holder of its claim (`None`: it had no claim, and was written).
 pub(super) async fn insert_batch(
     pool: &PgPool,
     reports: &[Report],
-) -> Result<Vec<Stored>, StoreError> {
+    plan: &Plan,
+    retry_window: Duration,
+) -> Result<Vec<Option<Holder>>, StoreError> {
     let mut c = ReportColumns::default();
     let mut s = StreamColumns::default();
-    for r in reports {
+    let mut k = ClaimColumns::default();
+    let mut report_claims: Vec<Option<Vec<u8>>> = Vec::with_capacity(plan.leaders.len());
+    let mut claimed = Vec::new();
+    for &i in &plan.leaders {
+        let r = &reports[i];
         c.push(r);
         for stream in &r.streams {
             s.push(r.id, stream);
         }
+        report_claims.push(plan.claims[i].as_ref().map(|claim| claim.key.clone()));
+        if let Some(claim) = &plan.claims[i] {
+            claimed.push((claim, r));
+        }
+    }
+    // Claims are taken in one global order, so two concurrent flushes that
+    // share claims (a retry arriving while its first attempt is in flight)
+    // wait for each other instead of deadlocking.
+    claimed.sort_unstable_by(|(a, _), (b, _)| (&a.tenant, &a.key).cmp(&(&b.tenant, &b.key)));
+    for (claim, r) in claimed {
+        k.tenant.push(claim.tenant.clone());
+        k.claim.push(claim.key.clone());
+        k.fingerprint.push(claim.fingerprint.map(|f| f.to_vec()));
+        k.report_id.push(r.id);
+        k.received_at.push(r.received_at);
+        k.keyed.push(claim.keyed);
     }
     let [
         f0,
@@ -242,7 +320,7 @@ pub(super) async fn insert_batch(
         f14,
         f15,
     ] = s.f64s;
-    let inserted: HashSet<Uuid> = sqlx::query_scalar(&insert_batch_sql())
+    let rows = sqlx::query(&insert_batch_sql())
         .bind(c.id)
         .bind(c.tenant)
         .bind(c.protocol)
@@ -304,43 +382,59 @@ pub(super) async fn insert_batch(
         .bind(s.quality_class)
         .bind(s.poor_reasons)
         .bind(s.quality_classifier)
+        .bind(report_claims)
+        .bind(k.tenant)
+        .bind(k.claim)
+        .bind(k.fingerprint)
+        .bind(k.report_id)
+        .bind(k.received_at)
+        .bind(k.keyed)
+        .bind(retry_window.as_secs_f64())
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect();
-
-    let mut stored = Vec::with_capacity(reports.len());
-    for r in reports {
-        if inserted.contains(&r.id) {
-            stored.push(Stored {
-                id: r.id,
-                duplicate: false,
-            });
-        } else {
-            // Not inserted: a retry of a report stored earlier (or earlier in
-            // this batch) under the same idempotency key; ON CONFLICT waited
-            // for that one to commit. Answer with its id.
-            let id: Uuid = sqlx::query_scalar(
-                "SELECT id FROM reports WHERE tenant = $1 AND protocol = $2 AND idempotency_key = $3",
-            )
-            .bind(&r.tenant)
-            .bind(r.protocol.as_str())
-            .bind(&r.idempotency_key)
-            .fetch_one(pool)
-            .await?;
-            stored.push(Stored {
-                id,
-                duplicate: true,
-            });
+        .await?;
+    let mut written = HashSet::new();
+    let mut holders = HashMap::new();
+    for row in &rows {
+        let report_id: Uuid = row.try_get("report_id")?;
+        match row.try_get::<Option<Vec<u8>>, _>("claim")? {
+            None => {
+                written.insert(report_id);
+            }
+            Some(claim) => {
+                let tenant: String = row.try_get("tenant")?;
+                let fingerprint: Option<Vec<u8>> = row.try_get("fingerprint")?;
+                holders.insert(
+                    (tenant, claim),
+                    Holder {
+                        report_id,
+                        fingerprint,
+                    },
+                );
+            }
         }
     }
-    Ok(stored)
-}
-
-pub(super) async fn insert_one(pool: &PgPool, report: &Report) -> Result<Stored, StoreError> {
-    insert_batch(pool, std::slice::from_ref(report))
-        .await
-        .map(|mut v| v.remove(0))
+    plan.leaders
+        .iter()
+        .map(|&i| {
+            let r = &reports[i];
+            match &plan.claims[i] {
+                // Only claims held by another report come back.
+                Some(claim) => match holders.remove(&(claim.tenant.clone(), claim.key.clone())) {
+                    Some(holder) => Ok(Some(holder)),
+                    None if written.contains(&r.id) => Ok(None),
+                    None => Err(StoreError::Malformed(format!(
+                        "report {} neither written nor a retry",
+                        r.id
+                    ))),
+                },
+                None if written.contains(&r.id) => Ok(None),
+                None => Err(StoreError::Malformed(format!(
+                    "report {} was not written",
+                    r.id
+                ))),
+            }
+        })
+        .collect()
 }
 
 pub(super) async fn get_report(

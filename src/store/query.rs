@@ -31,6 +31,8 @@ pub struct ReportFilter {
     pub max_rating: Option<f64>,
     /// The report lists this canonical issue name.
     pub issue: Option<String>,
+    /// `device_name` is exactly this (Graph `deviceName`).
+    pub device: Option<String>,
 }
 
 /// A position in the newest-first order `(received_at DESC, id DESC)`: the

@@ -215,6 +215,12 @@ fn conditions(b: &mut Binder, tenant: &str, filter: &ReportFilter) -> String {
         let placeholder = b.bind(Arg::Text(issue.clone()));
         parts.push(b.dialect.issue_listed("r", &placeholder));
     }
+    if let Some(device) = &filter.device {
+        parts.push(format!(
+            "r.device_name = {}",
+            b.bind(Arg::Text(device.clone()))
+        ));
+    }
     parts.join(" AND ")
 }
 

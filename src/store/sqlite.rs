@@ -10,8 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+use super::claims::{Holder, Plan};
 use super::columns::{REPORT_COLUMNS, STREAM_COLUMNS, report_from_row, stream_from_row};
-use super::{StoreError, StoreOptions, Stored};
+use super::{StoreError, StoreOptions};
 use crate::model::Report;
 
 pub(super) fn open(url: &str, options: &StoreOptions) -> Result<SqlitePool, StoreError> {
@@ -74,14 +75,29 @@ pub(crate) fn decode_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Malformed(format!("received_at {s:?}: {e}")))
 }
 
+/// Takes `claim` for the report `id` received at `received_at`, or returns
+/// the claim as another report already holds it. A keyless claim received
+/// before `stale_before` is taken over. One upsert: SQLite's single writer
+/// is inside this transaction, so nobody else can hold it in between.
+const CLAIM_SQL: &str = "INSERT INTO ingest_claims AS c \
+       (tenant, claim, fingerprint, report_id, received_at, keyed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+     ON CONFLICT (tenant, claim) DO UPDATE SET \
+       fingerprint = CASE WHEN NOT c.keyed AND c.received_at < ?7 THEN excluded.fingerprint ELSE c.fingerprint END, \
+       report_id = CASE WHEN NOT c.keyed AND c.received_at < ?7 THEN excluded.report_id ELSE c.report_id END, \
+       received_at = CASE WHEN NOT c.keyed AND c.received_at < ?7 THEN excluded.received_at ELSE c.received_at END \
+     RETURNING report_id, fingerprint";
+
+/// Writes the plan's leaders in one transaction; returns, per leader, the
+/// holder of its claim (`None`: it had no claim, and was written).
 pub(super) async fn insert_batch(
     pool: &SqlitePool,
     reports: &[Report],
-) -> Result<Vec<Stored>, StoreError> {
+    plan: &Plan,
+    retry_window: Duration,
+) -> Result<Vec<Option<Holder>>, StoreError> {
     let report_sql = format!(
         "INSERT INTO reports ({REPORT_COLUMNS}) VALUES \
-         (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING"
+         (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     let stream_sql = format!(
         "INSERT INTO media_streams ({STREAM_COLUMNS}) VALUES \
@@ -89,10 +105,38 @@ pub(super) async fn insert_batch(
          ?, ?, ?)"
     );
     let mut tx = pool.begin().await?;
-    let mut stored = Vec::with_capacity(reports.len());
-    for r in reports {
+    let mut holders = Vec::with_capacity(plan.leaders.len());
+    for &i in &plan.leaders {
+        let r = &reports[i];
         let id = r.id.hyphenated().to_string();
-        let done = sqlx::query(&report_sql)
+        if let Some(claim) = &plan.claims[i] {
+            let stale_before = chrono::Duration::from_std(retry_window)
+                .ok()
+                .and_then(|w| r.received_at.checked_sub_signed(w))
+                .map_or_else(|| "0".to_owned(), encode_time);
+            let row = sqlx::query(CLAIM_SQL)
+                .bind(&claim.tenant)
+                .bind(&claim.key)
+                .bind(claim.fingerprint.map(|f| f.to_vec()))
+                .bind(&id)
+                .bind(encode_time(r.received_at))
+                .bind(claim.keyed)
+                .bind(stale_before)
+                .fetch_one(&mut *tx)
+                .await?;
+            let holder = Holder {
+                report_id: parse_id(&row.try_get::<String, _>("report_id")?)?,
+                fingerprint: row.try_get("fingerprint")?,
+            };
+            let held_by_another = holder.report_id != r.id;
+            holders.push(Some(holder));
+            if held_by_another {
+                continue;
+            }
+        } else {
+            holders.push(None);
+        }
+        sqlx::query(&report_sql)
             .bind(&id)
             .bind(&r.tenant)
             .bind(r.protocol.as_str())
@@ -121,21 +165,6 @@ pub(super) async fn insert_batch(
             .bind(&r.raw_payload)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            let existing: String = sqlx::query_scalar(
-                "SELECT id FROM reports WHERE tenant = ? AND protocol = ? AND idempotency_key = ?",
-            )
-            .bind(&r.tenant)
-            .bind(r.protocol.as_str())
-            .bind(&r.idempotency_key)
-            .fetch_one(&mut *tx)
-            .await?;
-            stored.push(Stored {
-                id: parse_id(&existing)?,
-                duplicate: true,
-            });
-            continue;
-        }
         for s in &r.streams {
             sqlx::query(&stream_sql)
                 .bind(&id)
@@ -176,13 +205,9 @@ pub(super) async fn insert_batch(
                 .execute(&mut *tx)
                 .await?;
         }
-        stored.push(Stored {
-            id: r.id,
-            duplicate: false,
-        });
     }
     tx.commit().await?;
-    Ok(stored)
+    Ok(holders)
 }
 
 /// The JSON array of issue names SQLite stores.

@@ -10,15 +10,31 @@
 //! that is down or too slow, or a shutdown in progress all come back to the
 //! caller as a [`WriteError`], which every wire style renders as
 //! 503 + Retry-After. Nothing is acknowledged before its COMMIT returned.
+//!
+//! What a client is told is true (issue 10 item 3):
+//! - a job whose client has gone (request timed out, connection closed) is
+//!   dropped when a batch is assembled, never written;
+//! - once a job is taken into a transaction its [`RequestTicket`] says so,
+//!   and the request-timeout middleware then waits for the real outcome
+//!   instead of answering 503;
+//! - the writer never abandons a statement that may still commit: the
+//!   database bounds it (PostgreSQL `statement_timeout`/`lock_timeout`
+//!   below the flush timeout, SQLite's busy timeout) and rolls it back;
+//! - a report the database refuses for its content (not an outage) is
+//!   isolated by bisecting the batch and answered `Refused` (400); the rest
+//!   of the batch is committed.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
+use super::tenant_share::{ShareGuard, TenantShares};
 use super::{Store, StoreError, Stored};
 use crate::model::Report;
 
@@ -34,8 +50,21 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Transactions that may run at once.
     pub flushes_in_flight: usize,
-    /// A flush that takes longer fails its reports with 503.
+    /// How long a flush may take. The database enforces it (the store's
+    /// statement and lock timeouts are derived from it, see
+    /// [`super::StatementBounds::below`]) and rolls back; the writer itself
+    /// always awaits the real outcome, since a statement it gave up on could
+    /// still commit.
     pub flush_timeout: Duration,
+    // writer truth (issue 10 item 4)
+    /// An identical keyless request (tenant, style, operation, path, body)
+    /// within this window is a retry: answered like the first, stored once.
+    /// Zero turns keyless retry detection off.
+    pub retry_window: Duration,
+    /// Largest share of the queue (by count and by bytes) one tenant may
+    /// hold; beyond it that tenant gets [`WriteError::TenantBusy`]. 1.0
+    /// (the default here; the server passes its setting) enforces nothing.
+    pub tenant_queue_share: f64,
 }
 
 impl Default for WriterConfig {
@@ -46,6 +75,8 @@ impl Default for WriterConfig {
             max_batch: 512,
             flushes_in_flight: 2,
             flush_timeout: Duration::from_secs(10),
+            retry_window: DEFAULT_RETRY_WINDOW,
+            tenant_queue_share: 1.0,
         }
     }
 }
@@ -135,12 +166,95 @@ pub struct WriterStats {
     pub largest_batch: u64,
     pub failed_reports: u64,
     pub rejected_overload: u64,
+    /// Reports the database refused for their content (answered 400).
+    pub refused_reports: u64,
+    /// Jobs dropped unwritten because their client had gone.
+    pub abandoned_reports: u64,
+}
+
+/// Shared by one request and the writer, so that the request's time-out
+/// never contradicts what the database does with its report.
+///
+/// The request-timeout middleware creates one per request and runs the
+/// handler inside [`RequestTicket::scope`]; [`Writer::submit`] picks it up
+/// from there (no handler has to pass it along). When the time limit
+/// passes, the middleware calls [`RequestTicket::abandon`]: if no report of
+/// the request is in a transaction yet, the writer will drop it unwritten
+/// and the 503 is true; if one is, the middleware keeps waiting for the
+/// real outcome. The writer marks a job in flight with the same
+/// compare-and-swap, so exactly one of the two wins.
+#[derive(Debug, Clone, Default)]
+pub struct RequestTicket(Arc<AtomicU8>);
+
+const WAITING: u8 = 0;
+const IN_FLIGHT: u8 = 1;
+const ABANDONED: u8 = 2;
+
+tokio::task_local! {
+    static TICKET: RequestTicket;
+}
+
+impl RequestTicket {
+    pub fn new() -> RequestTicket {
+        RequestTicket::default()
+    }
+
+    /// Runs `request` with this ticket visible to every [`Writer::submit`]
+    /// inside it.
+    pub async fn scope<F: Future>(&self, request: F) -> F::Output {
+        TICKET.scope(self.clone(), request).await
+    }
+
+    /// The request gives up waiting. True when nothing of it will be
+    /// written (no report of it was taken into a transaction); false when
+    /// one was: the caller must wait for the real outcome.
+    pub fn abandon(&self) -> bool {
+        match self
+            .0
+            .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(state) => state == ABANDONED,
+        }
+    }
+
+    /// The writer takes the request's report into a transaction; false if
+    /// the request already gave up.
+    fn take_in_flight(&self) -> bool {
+        match self
+            .0
+            .compare_exchange(WAITING, IN_FLIGHT, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(state) => state == IN_FLIGHT,
+        }
+    }
+
+    /// True once a report of this request is (or was) in a transaction.
+    pub fn in_flight(&self) -> bool {
+        self.0.load(Ordering::Acquire) == IN_FLIGHT
+    }
 }
 
 struct Job {
     report: Report,
     reply: oneshot::Sender<Result<Committed, WriteError>>,
+    ticket: Option<RequestTicket>,
     _bytes: OwnedSemaphorePermit,
+    /// Dropped when the writer takes the job out of the queue.
+    _share: Option<ShareGuard>,
+}
+
+impl Job {
+    /// Takes the job into a transaction, unless its client has gone: the
+    /// requester dropped its answer (disconnect) or gave up (time-out).
+    fn take(&self) -> bool {
+        !self.reply.is_closed()
+            && self
+                .ticket
+                .as_ref()
+                .is_none_or(RequestTicket::take_in_flight)
+    }
 }
 
 #[derive(Default)]
@@ -150,15 +264,19 @@ struct Counters {
     largest_batch: AtomicU64,
     failed_reports: AtomicU64,
     rejected_overload: AtomicU64,
+    refused_reports: AtomicU64,
+    abandoned_reports: AtomicU64,
 }
 
 struct Inner {
     queue: mpsc::Sender<Job>,
     capacity: usize,
     bytes: Arc<Semaphore>,
+    shares: Option<Arc<TenantShares>>,
     closing: AtomicBool,
     shutdown: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
+    pruner: std::sync::Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
 }
 
@@ -185,12 +303,22 @@ impl Writer {
             queue,
             capacity: config.queue_capacity.max(1),
             bytes: Arc::new(Semaphore::new(kib(config.queue_max_bytes).max(1))),
+            shares: TenantShares::new(
+                config.tenant_queue_share,
+                config.queue_capacity.max(1),
+                kib(config.queue_max_bytes).max(1),
+            ),
             closing: AtomicBool::new(false),
             shutdown: Notify::new(),
             task: Mutex::new(None),
+            pruner: std::sync::Mutex::new(None),
             counters: counters.clone(),
         });
         let writer = Writer { inner };
+        if !config.retry_window.is_zero() {
+            let pruner = tokio::spawn(prune_claims(store.clone(), config.retry_window));
+            *writer.inner.pruner.lock().expect("not poisoned") = Some(pruner);
+        }
         let task = tokio::spawn(run(store, rx, config, counters, writer.clone_inner()));
         *writer
             .inner
@@ -204,13 +332,26 @@ impl Writer {
         self.inner.clone()
     }
 
-    /// Queues `report` and waits until it is committed.
+    /// Queues `report` and waits until it is committed (or refused). Run
+    /// inside a [`RequestTicket::scope`], the job is tied to that request.
     pub async fn submit(&self, report: Report) -> Result<Committed, WriteError> {
         let inner = &self.inner;
+        if let Some(key) = &report.idempotency_key {
+            check_key(key)?;
+        }
         if inner.closing.load(Ordering::Acquire) {
             return Err(WriteError::ShuttingDown);
         }
         let size = kib(report.approx_size()).max(1);
+        // The tenant's share first: a tenant over it is the one filling the
+        // queue and hears 429, even if the queue as a whole is full too.
+        let share = match &inner.shares {
+            Some(shares) => match shares.try_book(&report.tenant, size) {
+                Some(guard) => Some(guard),
+                None => return Err(self.tenant_busy()),
+            },
+            None => None,
+        };
         let Ok(bytes) = inner
             .bytes
             .clone()
@@ -219,10 +360,13 @@ impl Writer {
             return Err(self.overloaded());
         };
         let (reply, answer) = oneshot::channel();
+        let ticket = TICKET.try_with(RequestTicket::clone).ok();
         match inner.queue.try_send(Job {
             report,
             reply,
+            ticket,
             _bytes: bytes,
+            _share: share,
         }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => return Err(self.overloaded()),
@@ -243,6 +387,11 @@ impl Writer {
         WriteError::Overloaded
     }
 
+    fn tenant_busy(&self) -> WriteError {
+        metrics::counter!("callq_writer_rejected_total", "reason" => "tenant_share").increment(1);
+        WriteError::TenantBusy
+    }
+
     /// Reports waiting for a flush.
     pub fn queue_depth(&self) -> usize {
         self.inner.capacity - self.inner.queue.capacity()
@@ -256,6 +405,8 @@ impl Writer {
             largest_batch: c.largest_batch.load(Ordering::Relaxed),
             failed_reports: c.failed_reports.load(Ordering::Relaxed),
             rejected_overload: c.rejected_overload.load(Ordering::Relaxed),
+            refused_reports: c.refused_reports.load(Ordering::Relaxed),
+            abandoned_reports: c.abandoned_reports.load(Ordering::Relaxed),
         }
     }
 
@@ -266,6 +417,53 @@ impl Writer {
         self.inner.shutdown.notify_one();
         if let Some(task) = self.inner.task.lock().await.take() {
             let _ = task.await;
+        }
+        if let Some(pruner) = self.inner.pruner.lock().expect("not poisoned").take() {
+            pruner.abort();
+        }
+    }
+}
+
+/// Keys are used whole or not at all: a key cut to fit could make two
+/// different requests one.
+fn check_key(key: &str) -> Result<(), WriteError> {
+    if key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(WriteError::BadKey(format!(
+            "the idempotency key is longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )));
+    }
+    if !key.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(WriteError::BadKey(
+            "the idempotency key must be printable ASCII text".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes keyless claims whose window is over, about every minute (or
+/// every window, when shorter), in statements of bounded size until none
+/// is left, so that no single statement holds locks or runs long.
+async fn prune_claims(store: Store, window: Duration) {
+    const PER_STATEMENT: i64 = 20_000;
+    let Ok(span) = chrono::Duration::from_std(window) else {
+        return; // a window this long never ends
+    };
+    let mut tick = tokio::time::interval(window.min(Duration::from_secs(60)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(before) = chrono::Utc::now().checked_sub_signed(span) else {
+            return;
+        };
+        loop {
+            match store.prune_claims(before, PER_STATEMENT).await {
+                Ok(n) if n == PER_STATEMENT as u64 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning expired retry claims failed");
+                    break;
+                }
+            }
         }
     }
 }
@@ -306,9 +504,9 @@ async fn run(
         metrics::gauge!("callq_writer_queue_depth").set(rx.len() as f64);
         let store = store.clone();
         let counters = counters.clone();
-        let timeout = config.flush_timeout;
+        let window = config.retry_window;
         tokio::spawn(async move {
-            flush(&store, jobs, timeout, &counters).await;
+            flush(&store, jobs, window, &counters).await;
             drop(slot);
         });
     }
@@ -318,59 +516,41 @@ async fn run(
         .await;
 }
 
-async fn flush(store: &Store, jobs: Vec<Job>, timeout: Duration, counters: &Counters) {
-    let (reports, replies): (Vec<Report>, Vec<_>) = jobs
+async fn flush(store: &Store, jobs: Vec<Job>, retry_window: Duration, counters: &Counters) {
+    // Batch assembly: a job whose client has gone is never written.
+    let (live, gone): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(Job::take);
+    if !gone.is_empty() {
+        counters
+            .abandoned_reports
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        metrics::counter!("callq_writer_abandoned_total").increment(gone.len() as u64);
+        for job in gone {
+            let _ = job.reply.send(Err(WriteError::Unavailable));
+        }
+    }
+    if live.is_empty() {
+        return;
+    }
+    let (reports, replies): (Vec<Report>, Vec<_>) = live
         .into_iter()
         .map(|job| (job.report, (job.reply, job._bytes)))
         .unzip();
     let started = Instant::now();
-    let outcome = match tokio::time::timeout(timeout, store.insert_batch(&reports)).await {
-        Ok(Ok(stored)) => Ok(stored),
-        Ok(Err(e)) if !e.is_unavailable() && reports.len() > 1 => {
-            // One report the database refuses must not sink the others:
-            // write them one by one and fail only the refused ones.
-            tracing::warn!(error = %e, batch = reports.len(), "batch refused; retrying reports one by one");
-            Err(Some(e))
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, batch = reports.len(), "flush failed");
-            Err(None)
-        }
-        Err(_) => {
-            tracing::error!(batch = reports.len(), ?timeout, "flush timed out");
-            Err(None)
-        }
-    };
-    let results: Vec<Result<Stored, WriteError>> = match outcome {
-        Ok(stored) => stored.into_iter().map(Ok).collect(),
-        Err(None) => reports
-            .iter()
-            .map(|_| Err(WriteError::Unavailable))
-            .collect(),
-        Err(Some(_)) => {
-            let mut results = Vec::with_capacity(reports.len());
-            for report in &reports {
-                let one = tokio::time::timeout(timeout, store.insert_one(report)).await;
-                results.push(match one {
-                    Ok(Ok(stored)) => Ok(stored),
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, report = %report.id, "report refused by the database");
-                        Err(WriteError::Unavailable)
-                    }
-                    Err(_) => Err(WriteError::Unavailable),
-                });
-            }
-            results
-        }
-    };
+    let results = write_bisecting(store, &reports, retry_window, counters).await;
     let elapsed = started.elapsed();
     let committed = results.iter().filter(|r| r.is_ok()).count() as u64;
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(WriteError::Refused(_))))
+        .count() as u64;
     let failed = results.len() as u64 - committed;
-    counters.transactions.fetch_add(1, Ordering::Relaxed);
     counters
         .reports_committed
         .fetch_add(committed, Ordering::Relaxed);
     counters.failed_reports.fetch_add(failed, Ordering::Relaxed);
+    counters
+        .refused_reports
+        .fetch_add(refused, Ordering::Relaxed);
     counters
         .largest_batch
         .fetch_max(reports.len() as u64, Ordering::Relaxed);
@@ -380,17 +560,111 @@ async fn flush(store: &Store, jobs: Vec<Job>, timeout: Duration, counters: &Coun
     if failed > 0 {
         metrics::counter!("callq_writer_failed_total").increment(failed);
     }
+    if refused > 0 {
+        metrics::counter!("callq_writer_refused_total").increment(refused);
+    }
     for ((reply, _bytes), result) in replies.into_iter().zip(results) {
-        // A requester that went away (timeout, disconnect) just doesn't hear.
-        let _ = reply.send(result.map(|s| Committed {
+        // A requester that went away (disconnect) just doesn't hear.
+        let _ = reply.send(result);
+    }
+}
+
+/// Writes `reports` in as few transactions as the database allows. The
+/// whole batch goes first; when the database refuses it for a reason that
+/// is not an outage, the batch is split in halves and each half tried
+/// again, down to the one report to blame, which is answered `Refused`.
+/// One bad report among n costs about 2·log2(n) transactions, not n; an
+/// outage (or a timeout the database enforced) fails the part at hand with
+/// 503 at once.
+async fn write_bisecting(
+    store: &Store,
+    reports: &[Report],
+    retry_window: Duration,
+    counters: &Counters,
+) -> Vec<Result<Committed, WriteError>> {
+    let mut results: Vec<Option<Result<Committed, WriteError>>> = vec![None; reports.len()];
+    let mut pending = Vec::with_capacity(8);
+    pending.push(0..reports.len());
+    while let Some(range) = pending.pop() {
+        let part = &reports[range.clone()];
+        counters.transactions.fetch_add(1, Ordering::Relaxed);
+        match store.insert_batch_within(part, retry_window).await {
+            Ok(outcomes) => {
+                for (slot, outcome) in results[range].iter_mut().zip(outcomes) {
+                    *slot = Some(committed(outcome));
+                }
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::error!(error = %e, batch = part.len(), "flush failed");
+                for slot in &mut results[range] {
+                    *slot = Some(Err(WriteError::Unavailable));
+                }
+            }
+            Err(e) if part.len() == 1 => {
+                tracing::warn!(error = %e, report = %part[0].id, tenant = %part[0].tenant,
+                    "report refused by the database");
+                results[range.start] = Some(Err(WriteError::Refused(e.refusal())));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, batch = part.len(), "batch refused; bisecting");
+                let mid = range.start + part.len() / 2;
+                // Popped in order: the first half is written first.
+                pending.push(mid..range.end);
+                pending.push(range.start..mid);
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(WriteError::Unavailable)))
+        .collect()
+}
+
+fn committed(outcome: Result<Stored, KeyReused>) -> Result<Committed, WriteError> {
+    outcome
+        .map(|s| Committed {
             id: s.id,
             duplicate: s.duplicate,
-        }));
-    }
+        })
+        .map_err(|KeyReused| WriteError::KeyReused)
 }
 
 impl From<StoreError> for WriteError {
     fn from(_: StoreError) -> Self {
         WriteError::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_used_whole_or_refused() {
+        assert!(check_key(&"k".repeat(MAX_IDEMPOTENCY_KEY_CHARS)).is_ok());
+        assert!(check_key("550e8400-e29b-41d4-a716-446655440000").is_ok());
+        for bad in [
+            "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1),
+            "caf\u{e9}".to_owned(),
+            "tab\there".to_owned(),
+            "\u{fffd}".to_owned(),
+        ] {
+            assert!(
+                matches!(check_key(&bad), Err(WriteError::BadKey(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ticket_is_either_abandoned_or_in_flight_never_both() {
+        let ticket = RequestTicket::new();
+        assert!(ticket.take_in_flight());
+        assert!(!ticket.abandon(), "in flight: the request must wait");
+        assert!(ticket.in_flight());
+        let ticket = RequestTicket::new();
+        assert!(ticket.abandon());
+        assert!(!ticket.take_in_flight(), "abandoned: never written");
+        assert!(ticket.abandon());
     }
 }

@@ -4,6 +4,8 @@
 mod support;
 
 mod api;
+mod connections;
+mod dashboard;
 mod end_to_end;
 mod foundation;
 mod graph;
@@ -11,4 +13,5 @@ mod hostile_input;
 mod isolation;
 mod plivo;
 mod quality;
+mod truth;
 mod ucwa;
