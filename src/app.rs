@@ -27,15 +27,19 @@ use crate::in_flight::InFlightCap;
 use crate::model::Report;
 use crate::serve::{ConnectionLimits, Serving};
 use crate::store::{
-    Committed, RequestTicket, StatementBounds, Store, StoreError, StoreOptions, WriteError, Writer,
-    WriterConfig,
+    Committed, ReadOptions, RequestTicket, StatementBounds, Store, StoreError, StoreOptions,
+    WriteError, Writer, WriterConfig,
 };
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub writer: Writer,
+    /// The writer's database pool: ingestion only.
     pub store: Store,
+    /// The read API's own pool, with a statement timeout (see
+    /// `store::ReadOptions`): reads cannot take the writer's connections.
+    pub reads: Store,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
     /// How accepted reports are written. Always [`IngestMode::GroupCommit`]
@@ -289,6 +293,14 @@ impl Server {
             ))),
         )?;
         migrate_with_retry(&store).await?;
+        let reads = Store::open_read(
+            settings.database_url(),
+            &ReadOptions {
+                max_connections: settings.database_read_max_connections,
+                acquire_timeout: Duration::from_secs(3),
+                statement_timeout: Duration::from_secs(settings.read_statement_timeout_secs),
+            },
+        )?;
         let writer = Writer::start(
             store.clone(),
             WriterConfig {
@@ -304,6 +316,7 @@ impl Server {
         let state = AppState {
             writer,
             store,
+            reads,
             credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
             settings: Arc::new(settings.clone()),
             ingest_mode,
@@ -377,6 +390,8 @@ impl Server {
             }
         };
         let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
+        // No request is left to read: the read API's pool can go.
+        let _ = tokio::time::timeout_at(deadline, self.state.reads.close()).await;
         // The writer keeps running until here, so requests that were still
         // being answered got their commits; now write what is queued.
         let writer_drained = tokio::time::timeout_at(deadline, self.state.writer.shutdown())

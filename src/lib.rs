@@ -12,6 +12,9 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod in_flight;
 pub mod model;

@@ -74,6 +74,9 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let settings = loaded.settings;
     callq::telemetry::init_tracing(settings.log_format);
+    if let Some(path) = &loaded.path {
+        guard_config_file(path);
+    }
     match command {
         Command::CheckConfig => {
             println!(
@@ -155,6 +158,23 @@ async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// The configuration holds digests of every credential and may hold the
+/// database password: callq's own file (in `callq-data/`) is made 0600, an
+/// operator's file elsewhere is only warned about (see `callq::files`).
+fn guard_config_file(path: &std::path::Path) {
+    if path == std::path::Path::new(DEFAULT_CONFIG_PATH) {
+        let dir = std::path::Path::new(config::DATA_DIR);
+        if let Err(e) = callq::files::private_dir(dir, true) {
+            tracing::warn!(path = %dir.display(), error = %e, "cannot make the data directory 0700");
+        }
+        if let Err(e) = callq::files::tighten_file(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot make the configuration file 0600");
+        }
+    } else {
+        callq::files::warn_if_shared(path, "configuration file");
     }
 }
 

@@ -13,6 +13,7 @@ use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::model::{Kind, MediaStream, Protocol, Report};
+use crate::store::CallReport;
 
 /// The call at a glance.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -48,6 +49,17 @@ pub struct CallSummary {
 /// handful, but nothing stops a client from sending many under one id.
 pub const MAX_CALL_REPORTS: usize = 1000;
 
+/// Largest `raw_payload` (and `media_quality_of_experience`) shown inline in
+/// a call view, in bytes. A larger one is left out, with
+/// `raw_payload_truncated: true` (`media_quality_of_experience_truncated`)
+/// and its size in `raw_payload_bytes`; `/api/v1/reports/{id}` has it whole.
+pub const MAX_INLINE_TEXT_BYTES: usize = 4096;
+
+/// Bound on the `reports` of one call view answer, in bytes of JSON: the
+/// newest reports are listed until the next would pass it; the older rest is
+/// counted in `reports_omitted` (still summarized).
+pub const MAX_CALL_VIEW_BYTES: usize = 8 << 20;
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallView {
     pub call_id: String,
@@ -55,8 +67,61 @@ pub struct CallView {
     /// are shown and summarized (list the rest with `/api/v1/reports?call_id=`).
     pub truncated: bool,
     pub summary: CallSummary,
-    /// The reports (with streams and raw payload), oldest first.
-    pub reports: Vec<Report>,
+    /// The reports (with streams), oldest first. Each has its `raw_payload`
+    /// and `media_quality_of_experience` only when at most 4096 bytes; a
+    /// larger one is absent, `raw_payload_truncated` (or
+    /// `media_quality_of_experience_truncated`) is `true`, and
+    /// `raw_payload_bytes` gives its size: fetch it from
+    /// `/api/v1/reports/{id}`.
+    #[schema(value_type = Vec<Report>)]
+    pub reports: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Summarized reports left out of `reports` because the answer reached
+    /// its size bound (8 MiB of reports); the oldest go first.
+    pub reports_omitted: usize,
+}
+
+/// One report as the call view lists it: large texts replaced by their size.
+fn listed(r: CallReport) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = match serde_json::to_value(&r.report) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    if r.raw_payload_omitted {
+        fields.remove("raw_payload");
+        fields.insert("raw_payload_truncated".into(), true.into());
+    }
+    fields.insert("raw_payload_bytes".into(), r.raw_payload_bytes.into());
+    if r.media_quality_of_experience_omitted {
+        fields.remove("media_quality_of_experience");
+        fields.insert("media_quality_of_experience_truncated".into(), true.into());
+        if let Some(n) = r.media_quality_of_experience_bytes {
+            fields.insert("media_quality_of_experience_bytes".into(), n.into());
+        }
+    }
+    fields
+}
+
+/// The newest of `reports` (oldest first) whose JSON fits in `budget` bytes,
+/// oldest first, and how many older ones did not fit.
+fn within_budget(
+    reports: Vec<CallReport>,
+    budget: usize,
+) -> (Vec<serde_json::Map<String, serde_json::Value>>, usize) {
+    let total = reports.len();
+    let mut used = 0usize;
+    let mut kept = Vec::new();
+    for r in reports.into_iter().rev() {
+        let fields = listed(r);
+        let size = serde_json::to_vec(&fields).map_or(usize::MAX, |v| v.len() + 1);
+        if used.saturating_add(size) > budget {
+            break;
+        }
+        used += size;
+        kept.push(fields);
+    }
+    kept.reverse();
+    let omitted = total - kept.len();
+    (kept, omitted)
 }
 
 fn largest(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -70,7 +135,7 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// Summarizes `reports` (oldest first, at least one).
-pub fn summarize(reports: &[Report]) -> Option<CallSummary> {
+pub fn summarize(reports: &[&Report]) -> Option<CallSummary> {
     let first = reports.first()?;
     let last = reports.last()?;
     let streams: Vec<&MediaStream> = reports.iter().flat_map(|r| &r.streams).collect();
@@ -157,16 +222,21 @@ pub async fn get_call(
         ));
     }
     let (reports, truncated) = state
-        .store
-        .newest_reports_for_call(&tenant, &call_id, MAX_CALL_REPORTS)
+        .reads
+        .call_reports(&tenant, &call_id, MAX_CALL_REPORTS, MAX_INLINE_TEXT_BYTES)
         .await?;
-    let summary = summarize(&reports)
-        .ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
+    let summary = {
+        let plain: Vec<&Report> = reports.iter().map(|r| &r.report).collect();
+        summarize(&plain)
+    }
+    .ok_or_else(|| ApiError::NotFound(format!("no report about call {call_id:?}")))?;
+    let (reports, reports_omitted) = within_budget(reports, MAX_CALL_VIEW_BYTES);
     Ok(Json(CallView {
         call_id,
         truncated,
         summary,
         reports,
+        reports_omitted,
     }))
 }
 
@@ -199,7 +269,7 @@ mod tests {
         let mut c = Report::new("t", Protocol::Plivo, Kind::Feedback, "c", "{}");
         c.rating = Some(4.0);
         c.issues = vec!["ECHO".into()];
-        let s = summarize(&[a, b, c]).unwrap();
+        let s = summarize(&[&a, &b, &c]).unwrap();
         assert_eq!(s.reports, 3);
         assert_eq!(s.protocols, vec![Protocol::Graph, Protocol::Plivo]);
         assert_eq!(s.rating, Some(4.0));
@@ -211,6 +281,55 @@ mod tests {
         assert_eq!(s.min_mos, Some(3.9));
         assert!((s.mean_mos.unwrap() - 4.1).abs() < 1e-12);
         assert_eq!(s.streams, 2);
+    }
+
+    fn call_report(raw: &str) -> CallReport {
+        CallReport {
+            report: Report::new("t", Protocol::Plivo, Kind::Feedback, "c", raw),
+            raw_payload_bytes: raw.len() as i64,
+            raw_payload_omitted: false,
+            media_quality_of_experience_bytes: None,
+            media_quality_of_experience_omitted: false,
+        }
+    }
+
+    #[test]
+    fn the_newest_reports_that_fit_the_budget_are_listed_oldest_first() {
+        let reports: Vec<CallReport> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| call_report(&n.repeat(100)))
+            .collect();
+        let one = serde_json::to_vec(&listed(reports[0].clone()))
+            .unwrap()
+            .len()
+            + 1;
+        let (kept, omitted) = within_budget(reports.clone(), 2 * one + one / 2);
+        assert_eq!(omitted, 2);
+        let raws: Vec<&str> = kept
+            .iter()
+            .map(|r| &r["raw_payload"].as_str().unwrap()[..1])
+            .collect();
+        assert_eq!(raws, ["c", "d"], "the newest, oldest first");
+        let (kept, omitted) = within_budget(reports.clone(), usize::MAX);
+        assert_eq!((kept.len(), omitted), (4, 0));
+        let (kept, omitted) = within_budget(reports, 10);
+        assert_eq!((kept.len(), omitted), (0, 4));
+    }
+
+    #[test]
+    fn a_large_text_is_replaced_by_its_size() {
+        let mut r = call_report("");
+        r.raw_payload_bytes = 5000;
+        r.raw_payload_omitted = true;
+        r.media_quality_of_experience_bytes = Some(7000);
+        r.media_quality_of_experience_omitted = true;
+        let fields = listed(r);
+        assert!(!fields.contains_key("raw_payload"));
+        assert!(!fields.contains_key("media_quality_of_experience"));
+        assert_eq!(fields["raw_payload_truncated"], true);
+        assert_eq!(fields["raw_payload_bytes"], 5000);
+        assert_eq!(fields["media_quality_of_experience_truncated"], true);
+        assert_eq!(fields["media_quality_of_experience_bytes"], 7000);
     }
 
     #[test]

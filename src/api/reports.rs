@@ -68,7 +68,7 @@ pub async fn list(
             let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
             // One row more than asked tells whether another page exists.
             let mut reports = state
-                .store
+                .reads
                 .list_reports(&tenant, &request.filter, request.after, limit + 1)
                 .await?;
             let next_cursor = if reports.len() as i64 > limit {
@@ -86,11 +86,11 @@ pub async fn list(
         Format::Csv => {
             let asked = request.limit.map_or(EXPORT_PAGE, |l| l.min(EXPORT_PAGE));
             let first = state
-                .store
+                .reads
                 .list_reports(&tenant, &request.filter, request.after, asked)
                 .await?;
             let body = export::body(
-                state.store.clone(),
+                state.reads.clone(),
                 tenant,
                 request.filter,
                 first,
@@ -141,7 +141,7 @@ pub async fn get_one(
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.
-    match state.store.get_report(&tenant, id).await? {
+    match state.reads.get_report(&tenant, id).await? {
         Some(report) => Ok(Json(report)),
         None => Err(ApiError::NotFound(format!("no report {id}"))),
     }

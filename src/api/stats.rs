@@ -49,7 +49,7 @@ pub async fn stats(
     uri: Uri,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let query = params::stats_query(&uri)?;
-    let groups = state.store.stats(&tenant, &query).await?;
+    let groups = state.reads.stats(&tenant, &query).await?;
     Ok(Json(StatsAnswer {
         since: query.filter.since,
         until: query.filter.until,

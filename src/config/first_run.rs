@@ -134,7 +134,8 @@ pub fn generate_first_run(path: &Path) -> Result<FirstRun, ConfigError> {
         source,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let own = dir == Path::new(super::DATA_DIR);
+        crate::files::private_dir(dir, own).map_err(io_err)?;
     }
     let creds = FirstRun::generate();
     let mut options = std::fs::OpenOptions::new();
@@ -147,6 +148,8 @@ pub fn generate_first_run(path: &Path) -> Result<FirstRun, ConfigError> {
     let mut file = options.open(path).map_err(io_err)?;
     file.write_all(creds.to_toml().as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)?;
+    // The mode given at creation is filtered by the umask; say it exactly.
+    crate::files::tighten_file(path).map_err(io_err)?;
     Ok(creds)
 }
 

@@ -49,9 +49,14 @@ const ENV_KEYS: &[&str] = &[
     "max_requests_in_flight",
     "tenant_queue_share",
     "shutdown_deadline_secs",
+    // Read-side isolation (issue 10 item 6).
+    "database_read_max_connections",
+    "read_statement_timeout_secs",
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` is written by hand (below) so that it never prints the database
+/// password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP server listens on.
@@ -104,6 +109,36 @@ pub struct Settings {
     /// After SIGTERM/SIGINT the process exits within this many seconds,
     /// whatever is still open.
     pub shutdown_deadline_secs: u64,
+    // --- Read-side isolation (issue 10 item 6): the read API's own pool. ---
+    /// Connections of the read API's own pool, apart from the writer's
+    /// `database_max_connections`, so reads can never starve ingestion.
+    pub database_read_max_connections: u32,
+    /// A read statement running longer is cancelled (PostgreSQL
+    /// `statement_timeout`; SQLite: interrupted by a progress handler) and
+    /// the read answered 503.
+    pub read_statement_timeout_secs: u64,
+}
+
+/// Every setting as it serializes, but `database_url` through
+/// [`redact_url`](crate::store::redact_url) and the tenants through their own
+/// `Debug` (secrets as `Secret(***)`). Going through serde means a setting
+/// added later is printed without anyone having to remember this impl.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut fields = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        fields.remove("tenants");
+        if let Some(url) = &self.database_url {
+            fields.insert("database_url".into(), crate::store::redact_url(url).into());
+        }
+        let mut out = f.debug_struct("Settings");
+        for (name, value) in &fields {
+            out.field(name, &format_args!("{value}"));
+        }
+        out.field("tenants", &self.tenants).finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +171,8 @@ impl Default for Settings {
             max_requests_in_flight: 512,
             tenant_queue_share: 0.5,
             shutdown_deadline_secs: 30,
+            database_read_max_connections: 4,
+            read_statement_timeout_secs: 10,
         }
     }
 }
@@ -385,6 +422,11 @@ pub fn validate(s: &Settings) -> Result<(), String> {
             "keys `max_batch`, `queue_capacity`, `flushes_in_flight`: must be at least 1".into(),
         );
     }
+    if s.database_read_max_connections == 0 || s.read_statement_timeout_secs == 0 {
+        return Err(
+            "keys `database_read_max_connections`, `read_statement_timeout_secs`: must be at least 1".into(),
+        );
+    }
     if s.queue_max_bytes < (2 << 20) {
         return Err("key `queue_max_bytes`: must be at least 2097152 (2 MiB)".into());
     }
@@ -496,6 +538,34 @@ mod tests {
         assert_eq!(format!("{plain:?}"), "Secret(***)");
         assert!("short".parse::<Secret>().is_err());
         assert!("sha256:abcd".parse::<Secret>().is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_the_database_password() {
+        let s = Settings {
+            database_url: Some(
+                "postgres://callq:hunter2-url@db/callq?sslpassword=hunter2-query".into(),
+            ),
+            tenants: vec![Tenant {
+                id: "a".into(),
+                ucwa: vec![],
+                graph: vec![],
+                plivo: vec![PlivoCredential {
+                    auth_id: "MAAAAAAAAAAAAAAAAAAA".into(),
+                    auth_token: "a-long-enough-plivo-token".parse().unwrap(),
+                }],
+                ops: vec![],
+            }],
+            ..Settings::default()
+        };
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("callq:***@db"), "{printed}");
+        assert!(printed.contains("Secret(***)"), "{printed}");
+        assert!(printed.contains("queue_capacity: 8192"), "{printed}");
+        assert!(!printed.contains(&s.tenants[0].plivo[0].auth_token.to_config_string()));
+        let pretty = format!("{s:#?}");
+        assert!(!pretty.contains("hunter2"), "{pretty}");
     }
 
     #[test]

@@ -4,17 +4,21 @@
 //! call it to write directly: they go through the group-commit [`Writer`],
 //! which batches many requests' reports into one transaction.
 
+mod call_view;
 mod claims;
 mod columns;
 mod postgres;
 pub mod query;
 mod read;
+mod read_pool;
 mod read_sql;
 mod sqlite;
 mod tenant_share;
 mod writer;
 
+pub use call_view::CallReport;
 pub use claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
+pub use read_pool::ReadOptions;
 pub use writer::{
     Committed, RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
 };
@@ -54,7 +58,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use postgres://… or sqlite:…")]
     UnsupportedUrl(String),
-    #[error("cannot create the SQLite directory {path}: {source}")]
+    #[error("cannot create or make owner-only the SQLite file or directory {path}: {source}")]
     CreateDir {
         path: String,
         #[source]
@@ -103,8 +107,12 @@ fn is_transient(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite BUSY/LOCKED and their extended codes (BUSY_SNAPSHOT, …).
-                return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+                // SQLite BUSY/LOCKED and their extended codes (BUSY_SNAPSHOT, …);
+                // INTERRUPT (9): a read-pool statement stopped at its deadline
+                // (`read_pool`), a "not now" like PostgreSQL's 57014.
+                return code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 9));
             }
             // PostgreSQL class 08 (connection exception), 57P0x (admin
             // shutdown, crash shutdown, cannot connect now), 57014 (statement
@@ -398,23 +406,73 @@ impl Store {
     }
 }
 
-/// A database URL with any password replaced, for messages and logs.
+/// A database URL with every password replaced by `***`, for messages and
+/// logs: the one in the userinfo (`user:password@`) and the query
+/// parameters that carry one (`password`, `sslpassword`, any `…password`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
+    let (head, tail) = redact_userinfo(url);
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            let pairs: Vec<String> = query.split('&').map(redact_pair).collect();
+            format!("{head}{path}?{}", pairs.join("&"))
         }
-        _ => url.to_owned(),
+        None => format!("{head}{tail}"),
     }
+}
+
+/// Splits `url` into its start up to the host, with the password of
+/// `scheme://user:secret@` replaced, and the rest. The userinfo ends at the
+/// last `@` before the path, as URL parsers read it, so a password with an
+/// unencoded `@`, `?` or `#` is still hidden whole.
+fn redact_userinfo(url: &str) -> (String, &str) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (String::new(), url);
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return (url[..scheme_end].to_owned(), rest);
+    };
+    let userinfo = &authority[..at];
+    let head = match userinfo.find(':') {
+        Some(colon) => format!("{}{}:***", &url[..scheme_end], &userinfo[..colon]),
+        None => format!("{}{userinfo}", &url[..scheme_end]),
+    };
+    (head, &rest[at..])
+}
+
+/// `password=secret` → `password=***` (names compared without case, and
+/// percent-encoded names decoded well enough for `%70assword`-style tricks
+/// not to matter: anything ending in "password" once lower-cased).
+fn redact_pair(pair: &str) -> String {
+    match pair.split_once('=') {
+        Some((name, _)) if is_password_key(name) => format!("{name}=***"),
+        _ => pair.to_owned(),
+    }
+}
+
+fn is_password_key(name: &str) -> bool {
+    let decoded = percent_decode_lossy(name).to_ascii_lowercase();
+    decoded.ends_with("password") || decoded.ends_with("passwd")
+}
+
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -432,6 +490,38 @@ mod tests {
             redact_url("sqlite:callq-data/callq.db"),
             "sqlite:callq-data/callq.db"
         );
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://db/callq?user=callq&password=s3cret&sslmode=require"),
+            "postgres://db/callq?user=callq&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://db/callq?password=s3cret"),
+            "postgresql://db/callq?password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p1@db/callq?sslpassword=k3y&PASSWORD=x&%70assword=y"),
+            "postgres://u:***@db/callq?sslpassword=***&PASSWORD=***&%70assword=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db/callq?application_name=a@b&password=p@ss"),
+            "postgres://db/callq?application_name=a@b&password=***"
+        );
+        // An '@' in the query is not the end of a userinfo.
+        assert_eq!(
+            redact_url("postgres://u:pw@db/callq?options=x@y"),
+            "postgres://u:***@db/callq?options=x@y"
+        );
+        for url in [
+            "postgres://callq:s3cret@db/callq?password=s3cret",
+            "postgres://callq:s3c@r?e#t@[::1]:5432/callq",
+            "postgres://callq:s3cret@db?password=s3cret",
+        ] {
+            assert!(!redact_url(url).contains("s3cret"), "{}", redact_url(url));
+        }
     }
 
     #[test]

@@ -25,18 +25,42 @@ pub(super) fn open(url: &str, options: &StoreOptions) -> Result<SqlitePool, Stor
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    if let Some(dir) = connect.get_filename().parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+    if !is_in_memory(url) {
+        private_database_files(connect.get_filename())?;
     }
     Ok(SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(2))
         .acquire_timeout(options.acquire_timeout)
         .connect_lazy_with(connect))
+}
+
+/// `sqlite::memory:` and `?mode=memory` databases have no files.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// The database's directory (0700 when callq creates it or it is the default
+/// `callq-data/`), the database file itself created 0600 before SQLite opens
+/// it, so the `-wal` and `-shm` files SQLite creates take the same mode, and
+/// any of those files left wider by an older callq tightened. See
+/// [`crate::files`].
+fn private_database_files(db: &std::path::Path) -> Result<(), StoreError> {
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| StoreError::CreateDir { path, source }
+    };
+    if let Some(dir) = db.parent() {
+        let own = dir == std::path::Path::new(crate::config::DATA_DIR);
+        crate::files::private_dir(dir, own).map_err(io(dir))?;
+    }
+    crate::files::private_file(db).map_err(io(db))?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = db.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        crate::files::tighten_file(&side).map_err(io(&side))?;
+    }
+    Ok(())
 }
 
 /// RFC 3339 UTC with exactly six fractional digits, so that text order is

@@ -10,6 +10,7 @@ mod end_to_end;
 mod foundation;
 mod graph;
 mod hostile_input;
+mod isolation;
 mod plivo;
 mod quality;
 mod truth;

@@ -11,10 +11,10 @@
 
 mod auth;
 mod decode;
-mod duration;
+pub(crate) mod duration;
 mod error;
 mod handler;
-mod quality;
+pub(crate) mod quality;
 
 use axum::Router;
 use axum::http::HeaderMap;

@@ -6,7 +6,7 @@
 mod auth;
 mod handler;
 mod issue;
-mod request;
+pub(crate) mod request;
 mod response;
 
 pub use issue::Issue;

@@ -14,9 +14,9 @@ mod auth;
 mod enums;
 mod error;
 mod handlers;
-mod input;
+pub(crate) mod input;
 mod media;
-mod qoe;
+pub(crate) mod qoe;
 mod session;
 mod xml_bounds;
 
