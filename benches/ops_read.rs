@@ -13,6 +13,11 @@
 
 #[path = "../tests/it/support/pg.rs"]
 mod pg;
+// The dashboard tests' WebDriver client, to time the overview as a person
+// sees it: in headless Chromium, from navigation to every chart drawn.
+#[path = "../tests/it/support/browser.rs"]
+#[allow(dead_code)]
+mod browser;
 
 use std::time::{Duration, Instant};
 
@@ -363,6 +368,54 @@ async fn main() {
             "{}   [5 requests in parallel; {poor} poor audio streams]",
             set.line(what)
         ));
+    }
+    // The same 24 h overview in the real page (headless Chromium, as the
+    // dashboard tests drive it): from navigation to every chart drawn, and
+    // the page's own figure (route start to the last chart, `data-ms`).
+    // CALLQ_BENCH_BROWSER=0 skips it.
+    if std::env::var("CALLQ_BENCH_BROWSER").as_deref() != Ok("0") {
+        let browser = browser::Browser::start().await;
+        browser.goto(&format!("{base}/ui/#token={OPS_TOKEN}")).await;
+        browser
+            .wait_until(
+                "signed in",
+                "const v = document.querySelector('#view'); return v && v.dataset.state === 'ready'",
+            )
+            .await;
+        let since = middle.format("%Y-%m-%dT%H:%M").to_string();
+        let until = (middle + chrono::Duration::days(1))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string();
+        let mut wall = Timing { runs: Vec::new() };
+        let mut page = Timing { runs: Vec::new() };
+        for n in 0..7 {
+            let started = Instant::now();
+            // A new query string each time: a full page load, not a cached route.
+            browser
+                .goto(&format!(
+                    "{base}/ui/?run={n}#/overview?range=custom&since={since}&until={until}"
+                ))
+                .await;
+            let ms = browser
+                .wait_until(
+                    "the overview is drawn",
+                    &format!(
+                        "const v = document.querySelector('#view'); \
+                         const r = document.querySelector('#range-shown'); \
+                         return v && v.dataset.state === 'ready' && r && \
+                           r.dataset.since.startsWith('{since}') ? v.dataset.ms : null"
+                    ),
+                )
+                .await;
+            wall.runs.push(started.elapsed());
+            let ms: u64 = ms.as_str().and_then(|m| m.parse().ok()).expect("data-ms");
+            page.runs.push(Duration::from_millis(ms));
+        }
+        let errors = browser.console_errors().await;
+        assert!(errors.is_empty(), "the page logged errors: {errors:?}");
+        lines.push(wall.line("dashboard overview 24 h in Chromium (navigation to drawn)"));
+        lines.push(page.line("  of which the page's own render (requests + charts)"));
+        browser.quit().await;
     }
     // Calls spread over the whole table, each with four reports.
     let calls = total / REPORTS_PER_CALL;

@@ -54,28 +54,11 @@ fn use_ucwa_input(body: &str, decoded: Result<input::Input, input::DecodeError>)
 /// cannot carry them), loss a percentage, a MOS on its 1..5 scale, counts
 /// and durations not negative.
 pub fn check_stream(s: &MediaStream) {
-    let numbers = [
-        s.media_duration_ms,
-        s.avg_inbound_jitter_ms,
-        s.max_inbound_jitter_ms,
-        s.avg_outbound_jitter_ms,
-        s.max_outbound_jitter_ms,
-        s.avg_inbound_loss_pct,
-        s.max_inbound_loss_pct,
-        s.avg_outbound_loss_pct,
-        s.max_outbound_loss_pct,
-        s.avg_inbound_rtt_ms,
-        s.max_inbound_rtt_ms,
-        s.avg_outbound_rtt_ms,
-        s.max_outbound_rtt_ms,
-        s.avg_inbound_bitrate_bps,
-        s.avg_outbound_bitrate_bps,
-        s.avg_inbound_frame_rate,
-        s.avg_outbound_frame_rate,
-        s.mos,
-        s.r_factor,
-    ];
-    for n in numbers.into_iter().flatten() {
+    let numbers = s
+        .direction_metrics()
+        .into_iter()
+        .chain([s.media_duration_ms, s.mos, s.r_factor]);
+    for n in numbers.flatten() {
         assert!(n.is_finite(), "a stream number is not finite: {s:?}");
     }
     for loss in [

@@ -80,3 +80,30 @@ pub struct MediaStream {
     /// (`cqd-audio/1`), like `mos_model` for MOS.
     pub quality_classifier: Option<String>,
 }
+
+impl MediaStream {
+    /// The sixteen per-direction metrics, from `avg_inbound_jitter_ms` to
+    /// `avg_outbound_frame_rate`, in the order the `media_streams` columns
+    /// list them. One list, so that the store's column-wise insert and the
+    /// fuzz targets' range checks cannot disagree on which metrics exist.
+    pub fn direction_metrics(&self) -> [Option<f64>; 16] {
+        [
+            self.avg_inbound_jitter_ms,
+            self.max_inbound_jitter_ms,
+            self.avg_outbound_jitter_ms,
+            self.max_outbound_jitter_ms,
+            self.avg_inbound_loss_pct,
+            self.max_inbound_loss_pct,
+            self.avg_outbound_loss_pct,
+            self.max_outbound_loss_pct,
+            self.avg_inbound_rtt_ms,
+            self.max_inbound_rtt_ms,
+            self.avg_outbound_rtt_ms,
+            self.max_outbound_rtt_ms,
+            self.avg_inbound_bitrate_bps,
+            self.avg_outbound_bitrate_bps,
+            self.avg_inbound_frame_rate,
+            self.avg_outbound_frame_rate,
+        ]
+    }
+}

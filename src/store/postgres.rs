@@ -217,24 +217,7 @@ impl StreamColumns {
         self.inbound_packets.push(s.inbound_packets);
         self.outbound_packets.push(s.outbound_packets);
         // In STREAM_COLUMNS order, from avg_inbound_jitter_ms to avg_outbound_frame_rate.
-        let metrics = [
-            s.avg_inbound_jitter_ms,
-            s.max_inbound_jitter_ms,
-            s.avg_outbound_jitter_ms,
-            s.max_outbound_jitter_ms,
-            s.avg_inbound_loss_pct,
-            s.max_inbound_loss_pct,
-            s.avg_outbound_loss_pct,
-            s.max_outbound_loss_pct,
-            s.avg_inbound_rtt_ms,
-            s.max_inbound_rtt_ms,
-            s.avg_outbound_rtt_ms,
-            s.max_outbound_rtt_ms,
-            s.avg_inbound_bitrate_bps,
-            s.avg_outbound_bitrate_bps,
-            s.avg_inbound_frame_rate,
-            s.avg_outbound_frame_rate,
-        ];
+        let metrics = s.direction_metrics();
         for (column, value) in self.f64s.iter_mut().zip(metrics) {
             column.push(value);
         }
