@@ -7,6 +7,11 @@
 //!   it a byte at a time, is closed when that time is up.
 //! - **Keep-alive idle timeout.** A connection with no request for
 //!   `keepalive_idle` after its last answer is closed.
+//! - **Write stall.** An answer the client does not read (its receive
+//!   window stays shut) is given `keepalive_idle` to make progress; a
+//!   connection whose writes have been blocked that long is cut, also after
+//!   `graceful_shutdown` (which would otherwise wait for the write forever),
+//!   so clients that never read cannot hold every slot under the cap.
 //! - **Connection cap.** At most `max_connections` are open; the accept loop
 //!   stops accepting at the cap (backpressure): further clients wait in the
 //!   kernel's listen backlog, costing nothing, and get in as soon as one of
@@ -255,15 +260,17 @@ async fn serve_connection(
         // `tick`: phases change with every request, and waking the task on
         // each change would cost an extra poll of the connection per
         // request; a phase change is instead noticed at the next tick.
-        let deadline = if closing {
-            None
-        } else {
-            let tick = Instant::now() + limits.tick();
-            Some(match activity.deadline(&limits) {
-                Some((at, _)) => at.min(tick),
-                None => tick,
-            })
+        let tick = Instant::now() + limits.tick();
+        let deadline = match (closing, activity.deadline(&limits)) {
+            (false, Some((at, _))) => at.min(tick),
+            // Closing, or a request in progress: only a write stall can
+            // end the connection, checked every tick.
+            _ => tick,
         };
+        let deadline = Some(match activity.stall_deadline(&limits) {
+            Some(stalled) => stalled.min(deadline),
+            None => deadline,
+        });
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -272,6 +279,17 @@ async fn serve_connection(
                 break;
             }
             _ = sleep_until(deadline) => {
+                // A client that does not read what it asked for: the
+                // answer cannot reach it, and waiting would hold its slot.
+                if activity.stall_deadline(&limits).is_some_and(|at| at <= Instant::now()) {
+                    metrics::counter!("callq_http_connections_timed_out_total", "phase" => "write")
+                        .increment(1);
+                    tracing::debug!("cutting a connection whose client stopped reading");
+                    break;
+                }
+                if closing {
+                    continue;
+                }
                 // The phase may have moved on since the deadline was taken.
                 if let Some((at, phase)) = activity.deadline(&limits)
                     && at <= Instant::now()
@@ -338,6 +356,9 @@ struct ActivityState {
     idle_since: Instant,
     /// When the first byte of the next request head arrived, if one did.
     head_since: Option<Instant>,
+    /// Since when a write has been refused by the socket (the client does
+    /// not read), if the last write attempt was refused.
+    write_blocked_since: Option<Instant>,
 }
 
 impl Activity {
@@ -351,6 +372,7 @@ impl Activity {
                 served: false,
                 idle_since: accepted,
                 head_since: Some(accepted),
+                write_blocked_since: None,
             }),
         }
     }
@@ -365,6 +387,25 @@ impl Activity {
         if state.requests == 0 && state.head_since.is_none() {
             state.head_since = Some(Instant::now());
         }
+    }
+
+    /// A write was attempted: refused (`blocked`) or made progress.
+    fn write_polled(&self, blocked: bool) {
+        let mut state = self.lock();
+        if !blocked {
+            state.write_blocked_since = None;
+        } else if state.write_blocked_since.is_none() {
+            state.write_blocked_since = Some(Instant::now());
+        }
+    }
+
+    /// When a connection whose writes are blocked is cut: `keepalive_idle`
+    /// after the socket first refused the pending write. Applies in every
+    /// phase, closing included.
+    fn stall_deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+        self.lock()
+            .write_blocked_since
+            .map(|since| since + limits.keepalive_idle)
     }
 
     fn request_started(self: &Arc<Self>) -> Busy {
@@ -441,7 +482,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.activity.write_polled(polled.is_pending());
+        polled
     }
 
     fn poll_write_vectored(
@@ -449,7 +492,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.activity.write_polled(polled.is_pending());
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

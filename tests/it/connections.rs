@@ -700,3 +700,62 @@ async fn sigterm_under_load_with_a_stuck_request_exits_at_the_deadline_and_every
         "every 201 is stored, and nothing else"
     );
 }
+
+/// A client that asks for a long answer and never reads it: once the
+/// socket has refused writes for `keepalive_idle`, the connection is cut,
+/// so such clients cannot hold every slot under the connection cap.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answer_is_cut_and_frees_its_slot() {
+    use callq::model::{Kind, Protocol, Report};
+    let acme = TestTenant::new("acme");
+    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
+    settings.max_connections = 1;
+    settings.keepalive_idle_secs = 1;
+    let server = TestServer::start(settings).await;
+    // About 20 MB of CSV: far more than the socket buffers hold.
+    let notes = "n".repeat(1000);
+    for batch in 0..20 {
+        let reports: Vec<Report> = (0..1000)
+            .map(|i| {
+                let mut r = Report::new(
+                    "acme",
+                    Protocol::Plivo,
+                    Kind::Feedback,
+                    format!("stall-{batch}-{i}"),
+                    "{}",
+                );
+                r.rating = Some(3.0);
+                r.notes = Some(notes.clone());
+                r
+            })
+            .collect();
+        server.store().insert_batch(&reports).await.unwrap();
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.server.addr()).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "GET /api/v1/reports?format=csv HTTP/1.1\r\nHost: localhost\r\n\
+                 Authorization: Bearer {}\r\n\r\n",
+                acme.ops_token
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Never read. The only slot is taken: a second client waits ...
+    let mut second = TcpStream::connect(server.server.addr()).await.unwrap();
+    second.write_all(HEALTHZ.as_bytes()).await.unwrap();
+    // ... until the stalled one is cut (1 s of refused writes, noticed
+    // within a tick), not forever.
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(8), second.read(&mut buf))
+        .await
+        .expect("the stalled connection was cut and the waiting client served")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(stalled);
+    server.server.shutdown().await;
+}
