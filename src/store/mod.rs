@@ -82,6 +82,28 @@ impl StoreError {
         }
     }
 
+    /// True only when the database refused the *content* of what was
+    /// written: PostgreSQL classes 22 (data exception) and 23 (integrity
+    /// constraint, triggers raising `check_violation` included) and 54000
+    /// (a value too large); SQLite CONSTRAINT, TOOBIG, MISMATCH and RANGE.
+    /// Only these are isolated by bisection and answered 400 ("never as
+    /// sent"). Every other error (a full disk, a read-only failover target,
+    /// a missing privilege, a protocol error, an unknown code) may be an
+    /// outage, so it is answered 503 and the client retries later: a
+    /// report is never refused for something that is not its fault.
+    pub fn is_content_refusal(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        let code = db.code().unwrap_or_default();
+        if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+            return code
+                .parse::<i32>()
+                .is_ok_and(|c| matches!(c & 0xff, 18 | 19 | 20 | 25));
+        }
+        code.starts_with("22") || code.starts_with("23") || code == "54000"
+    }
+
     /// What a client whose report the database refused is told: the
     /// SQLSTATE (or SQLite code), not the database's own message, which can
     /// name tables and constraints. The whole error is logged.

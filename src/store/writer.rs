@@ -594,7 +594,8 @@ async fn write_bisecting(
                     *slot = Some(committed(outcome));
                 }
             }
-            Err(e) if e.is_unavailable() => {
+            // Anything but a refusal of the content is "not now" (503).
+            Err(e) if !e.is_content_refusal() => {
                 tracing::error!(error = %e, batch = part.len(), "flush failed");
                 for slot in &mut results[range] {
                     *slot = Some(Err(WriteError::Unavailable));

@@ -161,6 +161,40 @@ async fn one_report_the_database_refuses_is_400_and_its_50_batch_mates_are_store
     server.server.shutdown().await;
 }
 
+/// A database error that says nothing about the report's content (here a
+/// missing privilege and a read-only transaction, as after a failover to a
+/// replica) may be an outage: 503 + Retry-After, never a 400 that would make
+/// the client drop its report.
+#[tokio::test]
+async fn errors_that_are_not_about_the_content_are_503_not_400() {
+    let acme = TestTenant::new("acme");
+    let url = pg::fresh_database().await;
+    let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
+    for code in ["42501", "25006", "XX000"] {
+        let call = Uuid::new_v4().to_string();
+        sqlx::raw_sql(&format!(
+            "CREATE OR REPLACE FUNCTION refuse_outage() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.call_id = '{call}' THEN \
+               RAISE EXCEPTION 'not the report''s fault' USING ERRCODE = '{code}'; \
+             END IF; RETURN NEW; END $$; \
+             DROP TRIGGER IF EXISTS refuse_outage ON reports; \
+             CREATE TRIGGER refuse_outage BEFORE INSERT ON reports \
+               FOR EACH ROW EXECUTE FUNCTION refuse_outage();"
+        ))
+        .execute(pool(server.store()))
+        .await
+        .unwrap();
+        let answer = plivo(&server, &acme, &call, r#"{"rating": 5}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503, "SQLSTATE {code} is answered 503");
+        assert!(answer.headers().contains_key("retry-after"));
+        assert_eq!(reports_about(&server, "acme", &call).await, 0);
+    }
+    server.server.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------
 // Item 3: what a client is told is true.
 
