@@ -55,7 +55,16 @@ impl RequestMeta {
             .get("idempotency-key")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
             .filter(|s| !s.is_empty())
-            .or_else(|| client_request_id.and_then(|c| c.0.clone()));
+            .or_else(|| {
+                // A client's own `X-Request-Id` is a key only when it is a
+                // usable one: it was sent to trace the request, not as a
+                // promise, so a long or odd trace id must not turn every
+                // report into a 400 (the request is then deduplicated by its
+                // fingerprint, as a keyless one).
+                client_request_id
+                    .and_then(|c| c.0.clone())
+                    .filter(|id| usable_request_id_key(id))
+            });
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
@@ -112,6 +121,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             parts.extensions.get::<ClientRequestId>(),
         ))
     }
+}
+
+/// True when a client-sent `X-Request-Id` can serve as an idempotency key:
+/// printable ASCII and no longer than a key may be.
+fn usable_request_id_key(id: &str) -> bool {
+    id.len() <= crate::store::MAX_IDEMPOTENCY_KEY_CHARS
+        && id.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
 /// Why a body could not be read.
@@ -271,6 +287,30 @@ pub async fn content_encoding(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_usable_client_request_id_is_an_idempotency_key() {
+        let meta = |id: &str| {
+            RequestMeta::from_parts(
+                &Method::POST,
+                &Uri::from_static("/v1/x"),
+                &HeaderMap::new(),
+                Some(&ClientRequestId(Some(id.to_owned()))),
+            )
+            .idempotency_key
+        };
+        assert_eq!(meta("trace-1").as_deref(), Some("trace-1"));
+        // A trace id too long or not printable is no key (fingerprint
+        // deduplication applies), instead of a 400 for every report.
+        assert_eq!(meta(&"t".repeat(300)), None);
+        assert_eq!(meta("a\tb"), None);
+        // An explicit Idempotency-Key is kept as sent, so that a bad one is refused.
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", "k".repeat(300).parse().unwrap());
+        let explicit =
+            RequestMeta::from_parts(&Method::POST, &Uri::from_static("/v1/x"), &headers, None);
+        assert_eq!(explicit.idempotency_key.map(|k| k.len()), Some(300));
+    }
 
     #[test]
     fn fingerprints_tell_every_part_apart() {
