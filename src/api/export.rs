@@ -44,17 +44,25 @@ pub enum Cells {
     /// Safe to open in a spreadsheet: a text cell that starts with `=`, `+`,
     /// `-`, `@`, a tab or a carriage return (which Excel, LibreOffice and
     /// Google Sheets would read as a formula, "CSV injection") gets a leading
-    /// `'`, the spreadsheets' own "this is text" mark. Numbers, ids and times
-    /// never start with one and are left alone.
+    /// `'`, the spreadsheets' own "this is text" mark. The same holds after
+    /// leading white space (importers that trim would see the formula) and
+    /// for the full-width forms `＝ ＋ － ＠`, which some spreadsheets fold
+    /// to ASCII. Numbers, ids and times never start with one and are left
+    /// alone.
     SpreadsheetSafe,
 }
 
+/// What a spreadsheet could take for the start of a formula.
+const FORMULA_STARTS: [char; 8] = [
+    '=', '+', '-', '@', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
+];
+
 impl Cells {
     fn text(self, value: &str) -> String {
+        let formula_like =
+            || value.starts_with(['\t', '\r']) || value.trim_start().starts_with(FORMULA_STARTS);
         match self {
-            Cells::SpreadsheetSafe if value.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
-                format!("'{value}")
-            }
+            Cells::SpreadsheetSafe if formula_like() => format!("'{value}"),
             _ => value.to_owned(),
         }
     }
@@ -246,6 +254,8 @@ mod tests {
         r.user_agent = Some("@SUM(A1)".into());
         r.request_id = Some("\tcmd".into());
         r.error_code = Some("ok=fine".into());
+        r.error_subcode = Some(" \u{a0}=1+1".into());
+        r.participant_id = Some("\u{ff1d}1+1".into());
         r.issues = vec![];
         let plain = encode(std::slice::from_ref(&r), false, Cells::AsStored);
         let safe = encode(std::slice::from_ref(&r), false, Cells::SpreadsheetSafe);
@@ -265,6 +275,9 @@ mod tests {
         assert_eq!(&safe[12], "'-Room");
         assert_eq!(&safe[13], "'@SUM(A1)");
         assert_eq!(&safe[14], "'\tcmd");
+        // After leading white space, and in full-width form, too.
+        assert_eq!(&safe[11], "' \u{a0}=1+1");
+        assert_eq!(&safe[5], "'\u{ff1d}1+1");
         // Not at the start: left alone; numbers and ids untouched.
         assert_eq!(&safe[10], "ok=fine");
         for i in [0, 1, 2, 3, 7, 15, 16] {
