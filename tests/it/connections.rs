@@ -41,6 +41,17 @@ fn plivo_post(server: &TestServer, tenant: &TestTenant, notes: &str) -> reqwest:
         .body(format!("{{\"rating\": 5, \"notes\": \"{notes}\"}}"))
 }
 
+/// The Graph seed body, as a conferencing bot posts it.
+fn graph_post(server: &TestServer, tenant: &TestTenant) -> reqwest::RequestBuilder {
+    server
+        .client
+        .post(server.url(GRAPH_ACTION))
+        .header("authorization", format!("Bearer {}", tenant.graph_token))
+        .header("content-type", "application/json")
+        .header("user-agent", "vtc-bot/1.0")
+        .body(GRAPH_SEED)
+}
+
 /// Waits until the peer closes `stream` (EOF or reset); how long that took.
 async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -273,16 +284,7 @@ async fn requests_over_the_in_flight_cap_get_the_owning_styles_503_and_health_ch
         "{body}"
     );
     // Graph's.
-    let r = server
-        .client
-        .post(server.url(GRAPH_ACTION))
-        .header("authorization", format!("Bearer {}", acme.graph_token))
-        .header("content-type", "application/json")
-        .header("user-agent", "vtc-bot/1.0")
-        .body(GRAPH_SEED)
-        .send()
-        .await
-        .unwrap();
+    let r = graph_post(&server, &acme).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     let body: Value = r.json().await.unwrap();
@@ -414,16 +416,7 @@ async fn one_tenant_flooding_the_queue_gets_429_while_the_other_tenant_gets_in()
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // ...and acme is still refused, in Graph's format too.
-    let r = server
-        .client
-        .post(server.url(GRAPH_ACTION))
-        .header("authorization", format!("Bearer {}", acme.graph_token))
-        .header("content-type", "application/json")
-        .header("user-agent", "vtc-bot/1.0")
-        .body(GRAPH_SEED)
-        .send()
-        .await
-        .unwrap();
+    let r = graph_post(&server, &acme).send().await.unwrap();
     let status = r.status();
     let retry_after = r.headers().get("retry-after").cloned();
     let body: Value = r.json().await.unwrap();
