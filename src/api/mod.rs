@@ -14,6 +14,7 @@ pub mod openapi;
 mod params;
 mod reports;
 mod stats;
+mod strict_query;
 mod ui;
 
 pub use error::ApiError;

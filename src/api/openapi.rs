@@ -17,11 +17,12 @@ use utoipa::{Modify, OpenApi};
 
 use super::calls::{CallSummary, CallView};
 use super::error::ErrorBody;
+use super::params::{Format, GroupBy};
 use super::reports::ReportPage;
 use super::stats::StatsAnswer;
 use crate::model::quality::{PoorReason, QualityClass};
 use crate::model::{Kind, MediaStream, Modality, Protocol, Report};
-use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportRow};
+use crate::store::query::{GroupStats, Percentiles, RatingStats, ReportRow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,7 +40,7 @@ use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportR
     components(schemas(
         ReportPage, ReportRow, Report, MediaStream, Modality, QualityClass, PoorReason, Protocol, Kind,
         CallView,
-        CallSummary, StatsAnswer, GroupStats, RatingStats, Percentiles, GroupBy, ErrorBody
+        CallSummary, StatsAnswer, GroupStats, RatingStats, Percentiles, GroupBy, Format, ErrorBody
     )),
     modifiers(&SecuritySchemes, &ServiceEndpoints, &IngestEndpoints),
     tags(
