@@ -65,7 +65,15 @@ EOF
 
 # One credential per security scheme named in /openapi.json. The Plivo
 # credential is the Basic pair; the bearer schemes get their tokens as is.
+#
+# `cursor` is opaque (base64 of a position the server handed out), so no
+# schema can generate a valid one: it is fixed to a cursor past every row
+# (year 2100, so every page is whole), the one parameter not fuzzed.
+cursor="$(python3 -c 'import base64; print(base64.urlsafe_b64encode(b"4102444800000000|00000000-0000-0000-0000-000000000000").decode().rstrip("="))')"
 cat >"$work/schemathesis.toml" <<EOF
+[parameters]
+"query.cursor" = "$cursor"
+
 [auth.openapi.ops_token]
 bearer = "$ops_token"
 
@@ -94,6 +102,9 @@ done
 curl -fsS "$base/readyz" >/dev/null
 
 status=0
+# Rules between two query parameters (until after since, …) cannot be
+# written in OpenAPI: the hooks leave out generated requests that break them.
+SCHEMATHESIS_HOOKS="$PWD/scripts/schemathesis_hooks.py" \
 timeout "$run_timeout_secs" schemathesis --config-file "$work/schemathesis.toml" run \
     "$base/openapi.json" \
     --checks all \

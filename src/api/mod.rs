@@ -11,6 +11,7 @@ mod calls;
 mod error;
 mod export;
 pub mod openapi;
+mod openapi_ingest;
 mod params;
 mod reports;
 mod stats;
