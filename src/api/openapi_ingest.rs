@@ -390,6 +390,14 @@ fn graph_operation(version: &str) -> Value {
         "operationId": format!("post_graph_{}_logTeleconferenceDeviceQuality", version.replace('.', "_")),
         "tags": ["ingest"],
         "security": [{"graph_token": []}],
+        // Graph refuses a request without one (400 BadRequest).
+        "parameters": [{
+            "name": "User-Agent",
+            "in": "header",
+            "required": true,
+            "description": "ApplicationName/Version; visible ASCII",
+            "schema": {"type": "string", "pattern": "^[\\t ]*[!-~][\\t -~]*$"}
+        }],
         "requestBody": {
             "required": true,
             "content": {"application/json": {"schema": body}}

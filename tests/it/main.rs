@@ -11,6 +11,7 @@ mod foundation;
 mod graph;
 mod hostile_input;
 mod isolation;
+mod openapi;
 mod plivo;
 mod quality;
 mod truth;
