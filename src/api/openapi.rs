@@ -193,5 +193,9 @@ mod tests {
         assert_eq!(plivo["parameters"][0]["name"], "call_uuid");
         assert!(plivo["responses"]["201"].is_object());
         assert!(doc["components"]["securitySchemes"]["ops_token"].is_object());
+        let unauthorized = &paths["/api/v1/reports"]["get"]["responses"]["401"];
+        assert!(unauthorized["headers"]["WWW-Authenticate"].is_object());
+        let list = &paths["/api/v1/reports"]["get"]["responses"]["200"]["content"];
+        assert!(list["application/json"].is_object() && list["text/csv"].is_object());
     }
 }

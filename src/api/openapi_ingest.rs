@@ -481,6 +481,8 @@ fn plivo_operation() -> Value {
         }],
         "requestBody": {
             "required": true,
+            "description": "Read as JSON whatever the Content-Type says (as Plivo's SDKs send it); \
+                            an empty body is a missing rating (422)",
             "content": {"application/json": {"schema": body}}
         },
         "responses": {

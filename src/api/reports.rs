@@ -39,8 +39,10 @@ pub struct ReportPage {
              (String = "text/csv"),
          )),
         (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry after Retry-After", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
+        (status = 503, description = "Database unavailable; retry after Retry-After", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn list(
@@ -115,9 +117,11 @@ pub async fn list(
     responses(
         (status = 200, description = "The report", body = Report),
         (status = 400, description = "`id` is not a UUID", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
         (status = 404, description = "No such report for this tenant", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn get_one(

@@ -34,8 +34,10 @@ pub struct StatsAnswer {
     responses(
         (status = 200, description = "Statistics per group", body = StatsAnswer),
         (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn stats(

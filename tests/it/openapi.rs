@@ -3,7 +3,8 @@
 //! parameter, every documented bound holds both ways, an empty value is an
 //! absent one, undocumented parameters are refused, the ingest bodies'
 //! requirements are the decoders', and every content type the server
-//! answers with is documented for that answer.
+//! answers with is documented for that answer (and every header documented
+//! for an answer is sent).
 //!
 //! The document is read from the server, not from the code, so what is
 //! checked is what a client (or Schemathesis, `scripts/schemathesis.sh`)
@@ -430,6 +431,15 @@ async fn every_content_type_answered_is_documented_for_that_answer() {
             answer.is_object(),
             "{method} {template}: {status} is not documented"
         );
+        // Every header the document promises for this answer is sent.
+        if let Some(promised) = answer["headers"].as_object() {
+            for name in promised.keys() {
+                assert!(
+                    response.headers().contains_key(name.as_str()),
+                    "{method} {template} {status}: no {name} header"
+                );
+            }
+        }
         let received = response
             .headers()
             .get("content-type")
