@@ -104,7 +104,12 @@ curl -fsS "$base/readyz" >/dev/null
 status=0
 # Rules between two query parameters (until after since, …) cannot be
 # written in OpenAPI: the hooks leave out generated requests that break them.
-SCHEMATHESIS_HOOKS="$PWD/scripts/schemathesis_hooks.py" \
+# Run from the temporary directory: Schemathesis keeps its replay cache
+# (.schemathesis/) in the working directory, and the tree stays clean (the
+# curl line printed with each failure reproduces it).
+hooks="$PWD/scripts/schemathesis_hooks.py"
+cd "$work"
+SCHEMATHESIS_HOOKS="$hooks" \
 timeout "$run_timeout_secs" schemathesis --config-file "$work/schemathesis.toml" run \
     "$base/openapi.json" \
     --checks all \
