@@ -44,7 +44,7 @@ pub struct Loaded {
 }
 
 /// The settings a `CALLQ_<KEY>` variable may set: every top-level field of
-/// [`Settings`] as it serializes, but the [`FILE_ONLY`] ones. Derived from the
+/// [`Settings`] as it serializes, but the file-only `tenants`. Derived from the
 /// struct so that a new setting is read from the environment too.
 pub fn env_keys() -> Vec<String> {
     let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(Settings::default()) else {
