@@ -236,12 +236,7 @@ fn as_accepted(r: &Report) -> Report {
 
 async fn ingest(server: &TestServer, reports: &[Report]) {
     for r in reports {
-        let c = server
-            .server
-            .state()
-            .commit(r.clone())
-            .await
-            .expect("committed");
+        let c = server.commit(r.clone()).await;
         assert!(!c.duplicate);
     }
 }
@@ -390,7 +385,6 @@ async fn a_call_is_found_across_styles_with_its_summary() {
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -427,7 +421,6 @@ async fn a_report_reads_back_whole_with_streams_and_raw_payload() {
     assert_eq!(bad.status(), 400);
     let bad: Value = bad.json().await.unwrap();
     assert_eq!(bad["parameter"], "id");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -491,7 +484,6 @@ async fn filters_combine() {
         let (rows, _) = all_pages(&server, &acme, query, 1000).await;
         assert_eq!(ids(&rows), expected_order(&expected), "{query}");
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -527,7 +519,6 @@ async fn pagination_returns_every_row_exactly_once() {
     let order = expected_order(&all);
     assert_eq!(ids(&first), order[..4]);
     assert_eq!(ids(next["reports"].as_array().unwrap()), order[4..8]);
-    server.server.shutdown().await;
 }
 
 fn parse_csv(text: &str) -> Vec<BTreeMap<String, String>> {
@@ -642,7 +633,6 @@ async fn csv_streams_the_same_rows_as_json() {
         }
         assert!(csv_rows.iter().all(|r| r["call_id"] != "globex-only"));
     }
-    server.server.shutdown().await;
 }
 
 // ---- statistics, by hand --------------------------------------------------
@@ -853,7 +843,6 @@ async fn stats_match_values_computed_by_hand() {
     assert_eq!(empty["groups"].as_array().unwrap().len(), 1);
     assert_eq!(empty["groups"][0]["reports"], 0);
     assert_eq!(empty["groups"][0]["rating"]["mean"], Value::Null);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -912,7 +901,6 @@ async fn a_tenant_never_sees_another_tenants_data() {
     }
     let only_acme = get(&server, &globex.ops_token, "/api/v1/calls/app1/conv2").await;
     assert_eq!(only_acme.status(), 404);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -968,7 +956,6 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         response.json::<Value>().await.unwrap()["error"],
         "not_found"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -1018,7 +1005,6 @@ async fn a_missing_or_wrong_token_is_401() {
             .unwrap();
         assert_eq!(basic.status(), 401, "{path} with Basic");
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -1055,7 +1041,6 @@ async fn metrics_show_requests_commits_and_the_writer_after_ingest() {
             >= 1.0
     );
     assert!(text.contains("# HELP callq_writer_rejected_total"));
-    server.server.shutdown().await;
 }
 
 /// The global fallback's body: what a path no router knows gets.
@@ -1135,7 +1120,6 @@ async fn the_openapi_document_matches_the_real_routes() {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is not documented");
     }
-    server.server.shutdown().await;
 }
 
 // ---- SQLite gives the same answers ----------------------------------------
@@ -1225,5 +1209,4 @@ async fn sqlite_answers_the_read_queries_like_postgres() {
         assert_close(&a, &b, &format!("{group_by:?}"));
     }
     lite.close().await;
-    server.server.shutdown().await;
 }

@@ -164,5 +164,4 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     )
     .await;
     assert_eq!(status, 404);
-    server.server.shutdown().await;
 }

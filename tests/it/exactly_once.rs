@@ -111,7 +111,7 @@ async fn one_report_the_database_refuses_is_400_and_its_50_batch_mates_are_store
         .execute(&mut *lock)
         .await
         .unwrap();
-    let before = server.server.state().writer.stats();
+    let before = server.state().writer.stats();
     let calls: Vec<String> = (0..50).map(|_| Uuid::new_v4().to_string()).collect();
     let mut sent = Vec::new();
     for (n, call) in calls.iter().chain([&poisoned]).enumerate() {
@@ -148,7 +148,7 @@ async fn one_report_the_database_refuses_is_400_and_its_50_batch_mates_are_store
     assert_eq!(reports_about(&server, "acme", &poisoned).await, 0);
     assert_eq!(server.count("acme").await, 50);
 
-    let after = server.server.state().writer.stats();
+    let after = server.state().writer.stats();
     let transactions = after.transactions - before.transactions;
     eprintln!("51 requests, 1 refused: {transactions} transactions");
     // Bisecting costs about 2·log2(51) ≈ 12 transactions; a first flush may
@@ -158,7 +158,6 @@ async fn one_report_the_database_refuses_is_400_and_its_50_batch_mates_are_store
         "bisection, not one transaction per report: {transactions} ({after:?})"
     );
     assert_eq!(after.refused_reports - before.refused_reports, 1);
-    server.server.shutdown().await;
 }
 
 /// A database error that says nothing about the report's content (here a
@@ -192,7 +191,6 @@ async fn errors_that_are_not_about_the_content_are_503_not_400() {
         assert!(answer.headers().contains_key("retry-after"));
         assert_eq!(reports_about(&server, "acme", &call).await, 0);
     }
-    server.server.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -326,12 +324,11 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
         "a report in flight when the request timed out is answered with its real outcome"
     );
     assert!(unavailable >= 1, "some requests were answered 503");
-    let stats = server.server.state().writer.stats();
+    let stats = server.state().writer.stats();
     assert!(
         stats.abandoned_reports >= 1,
         "queued jobs of timed-out requests are dropped: {stats:?}"
     );
-    server.server.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -405,7 +402,6 @@ async fn same_key_same_request_is_one_report(backend: &str) {
         assert_eq!(r.status(), 200);
     }
     assert_eq!(reports_about(&server, "acme", &chain).await, 1);
-    server.server.shutdown().await;
 }
 
 on_both_backends!(same_key_same_request_is_one_report:
@@ -481,7 +477,6 @@ async fn same_key_other_request_is_422(backend: &str) {
     assert_eq!(body["code"], "Conflict", "{body}");
     assert_eq!(body["subcode"], "UnprocessableEntity", "{body}");
     assert_eq!(server.count("acme").await, 3);
-    server.server.shutdown().await;
 }
 
 on_both_backends!(same_key_other_request_is_422:
@@ -543,7 +538,6 @@ async fn over_long_keys_are_400(backend: &str) {
     .unwrap();
     plivo_id(r).await;
     assert_eq!(server.count("acme").await, 1);
-    server.server.shutdown().await;
 }
 
 on_both_backends!(over_long_keys_are_400:
@@ -588,7 +582,7 @@ async fn keyless_retries_within_the_window(backend: &str) {
         );
     }
     assert_eq!(reports_about(&server, "acme", &chain).await, 1);
-    server.server.shutdown().await;
+    server.shutdown().await;
 
     // Window 0: keyless requests are always new reports.
     let (server, acme, _dir) = server_on(backend, 0).await;
@@ -596,7 +590,6 @@ async fn keyless_retries_within_the_window(backend: &str) {
     let b = plivo_id(plivo(&server, &acme, &call, body).send().await.unwrap()).await;
     assert_ne!(a, b);
     assert_eq!(reports_about(&server, "acme", &call).await, 2);
-    server.server.shutdown().await;
 }
 
 on_both_backends!(keyless_retries_within_the_window:

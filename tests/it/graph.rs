@@ -135,7 +135,6 @@ async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and
         }
         assert_estimated_mos_on_audio_only(&report.streams);
     }
-    server.server.shutdown().await;
 }
 
 /// The metric values every item of the seed and SDK bodies carries, in model units.
@@ -226,7 +225,6 @@ async fn the_python_sdk_body_is_accepted_on_both_versions() {
         report.streams.iter().for_each(assert_seed_metrics);
         assert_estimated_mos_on_audio_only(&report.streams);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -292,7 +290,6 @@ async fn video_rates_days_and_cloud_service_fields_are_stored() {
     assert_eq!(video.avg_outbound_frame_rate, Some(30.0));
     assert_eq!(video.media_duration_ms, Some(93_600_000.0));
     assert_eq!(report.streams[2].media_duration_ms, Some(93_600_000.0));
-    server.server.shutdown().await;
 }
 
 /// The seed example with one change made by `edit`.
@@ -427,7 +424,6 @@ async fn schema_violations_are_400_naming_the_property_and_nothing_is_stored() {
         );
     }
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -499,7 +495,6 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
         1,
         "only the last, valid request is stored"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -544,7 +539,6 @@ async fn missing_or_unknown_tokens_are_401_and_a_token_without_the_role_is_403()
     let message = graph_error(r, 403, "Forbidden").await;
     assert!(message.contains("Calls.AccessMedia.All"), "{message}");
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -565,7 +559,6 @@ async fn each_tenant_stores_under_its_own_token() {
             .unwrap()
             .is_empty()
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -613,7 +606,6 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
         body["error"]["innerError"]["client-request-id"],
         "my-correlation-id"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -647,7 +639,6 @@ async fn wrong_methods_are_405_and_unknown_paths_are_graph_404s() {
         graph_error(r, 404, "NotFound").await;
     }
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -665,7 +656,6 @@ async fn an_overloaded_writer_answers_503_with_retry_after_in_graph_format() {
     assert_eq!(r.headers()["retry-after"], "1");
     graph_error(r, 503, "serviceNotAvailable").await;
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -691,7 +681,6 @@ async fn graph_spellings_of_the_action_path_are_served() {
         graph_error(r, 405, "MethodNotAllowed").await;
     }
     assert_eq!(server.count(&acme.id).await, 2);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -718,7 +707,6 @@ async fn gzip_request_bodies_are_accepted() {
         .await
         .unwrap();
     assert_eq!(reports[0].raw_payload, SEED_EXAMPLE, "stored decompressed");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -729,9 +717,7 @@ async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
     settings.request_timeout_secs = 1;
     let server = TestServer::start(settings).await;
     // Headers promise a body that never fully arrives.
-    let mut stream = tokio::net::TcpStream::connect(server.server.addr())
-        .await
-        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
         "POST {ACTION_V1} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nUser-Agent: slow/1.0\r\nAuthorization: Bearer {}\r\nclient-request-id: slow-1\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{{\"quality\": ",
         acme.graph_token
@@ -754,5 +740,4 @@ async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
         "{answer}"
     );
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }

@@ -93,7 +93,6 @@ async fn the_seed_curl_example_is_posted_and_stored() {
     assert_eq!(report.user_agent.as_deref(), Some("curl/8.5.0"));
     assert_eq!(report.content_type.as_deref(), Some("application/json"));
     assert!(report.request_id.is_some());
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -115,7 +114,6 @@ async fn the_seed_curl_example_with_its_own_short_call_uuid_is_accepted_byte_for
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, api_id);
     assert_eq!(stored[0].rating, Some(4.0));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -136,7 +134,6 @@ async fn call_uuids_that_are_not_uuid_shaped_get_please_check_the_call_uuid() {
         expect_error(response, 404, "Please check the Call UUID").await;
     }
     assert_eq!(server.count("acme").await, 0);
-    server.server.shutdown().await;
 }
 
 /// One SDK's request as it goes on the wire.
@@ -302,7 +299,6 @@ async fn every_sdks_body_shape_is_accepted_and_stored_with_a_numeric_rating() {
         );
     }
     assert_eq!(server.count("acme").await, sdk_requests(CALL).len() as i64);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -327,7 +323,6 @@ async fn the_current_node_sdks_empty_body_gets_the_rating_422_and_is_counted() {
         after > before,
         "empty bodies are counted per client: {before} → {after}"
     );
-    server.server.shutdown().await;
 }
 
 /// The value of `callq_plivo_empty_feedback_total{client=…}` on /metrics.
@@ -427,7 +422,6 @@ async fn every_documented_validation_error_has_plivos_status_and_text_and_stores
         0,
         "nothing stored for a rejected request"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -472,7 +466,6 @@ async fn issue_spellings_case_notes_and_rating_five_are_normalized_as_documented
         assert_eq!(report.notes.as_deref(), *notes, "{body}");
         assert_eq!(report.call_id, call);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -549,7 +542,6 @@ async fn paths_methods_and_tolerated_transport_variants() {
         .unwrap();
     expect_error(response, 404, "Resource cannot be found").await;
     assert_eq!(server.count("acme").await, 3);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -629,7 +621,6 @@ async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
             .unwrap()
             .is_none()
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -672,7 +663,6 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
     let stored = server.store().reports_for_call("acme", CALL).await.unwrap();
     assert_eq!(stored.len(), 4);
     assert_eq!(stored[3].rating, Some(5.0));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -694,7 +684,6 @@ async fn an_oversized_body_is_413_in_plivos_shape() {
     );
     assert!(json["api_id"].is_string());
     assert_eq!(server.count("acme").await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -734,6 +723,6 @@ async fn a_database_that_is_down_means_503_with_retry_after_in_plivos_shape() {
         "Service temporarily unavailable, please retry later",
     )
     .await;
-    server.server.shutdown().await;
+    server.shutdown().await;
     drop(cluster);
 }

@@ -193,12 +193,7 @@ fn fixture(tenant: &str) -> Vec<Report> {
 
 async fn ingest(server: &TestServer, reports: &[Report]) {
     for r in reports {
-        server
-            .server
-            .state()
-            .commit(r.clone())
-            .await
-            .expect("committed");
+        server.commit(r.clone()).await;
     }
 }
 
@@ -319,7 +314,6 @@ async fn streams_are_classified_when_accepted_and_returned_with_their_class() {
     );
     assert_eq!(s[1]["quality_class"], "unclassified", "no packet count");
     assert_eq!(s[1]["quality_classifier"], "cqd-audio/1");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -501,7 +495,6 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
             .get("quality_class")
             .is_some()
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -541,7 +534,6 @@ async fn sqlite_gives_the_same_quality_stats_as_postgres() {
         assert_eq!(b.as_ref(), Some(r));
     }
     lite.close().await;
-    server.server.shutdown().await;
 }
 
 /// The MS-QoE sample without any MOS of its own (no QualityEstimates, no
@@ -630,5 +622,4 @@ async fn ms_qoe_streams_without_a_mos_get_the_e_model_estimate_and_a_class() {
         ),
         "stats",
     );
-    server.server.shutdown().await;
 }

@@ -43,7 +43,7 @@ async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
     let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
     settings.database_read_max_connections = 2;
     let server = TestServer::start(settings).await;
-    let state = server.server.state().clone();
+    let state = server.state().clone();
     for i in 0..300 {
         let raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "n".repeat(i % 50));
         state
@@ -139,7 +139,7 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
     let mut settings = support::settings(url.clone(), std::slice::from_ref(&acme));
     settings.read_statement_timeout_secs = 1;
     let server = TestServer::start(settings).await;
-    let state = server.server.state().clone();
+    let state = server.state().clone();
     state
         .commit(plivo_report(&acme.id, "c1", "{}".into()))
         .await
@@ -256,7 +256,7 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
     let sqlite = format!("sqlite:{}", dir.path().join("view.db").display());
     for url in [pg::fresh_database().await, sqlite] {
         let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
-        let state = server.server.state().clone();
+        let state = server.state().clone();
         let small = plivo_report(&acme.id, "big-call", r#"{"rating": 4}"#.into());
         let large_raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "é".repeat(3000));
         let large = plivo_report(&acme.id, "big-call", large_raw.clone());
@@ -299,70 +299,6 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         .await
         .unwrap();
         assert_eq!(whole["raw_payload"], large_raw.as_str());
-        server.server.shutdown().await;
-    }
-}
-
-#[cfg(unix)]
-fn mode(path: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// The real binary's first start in an empty directory: `callq-data/` 0700,
-/// `callq.toml` 0600, and the SQLite database with its `-wal` and `-shm`
-/// files 0600. A second start where an older callq left `callq-data/` 0755
-/// and the database 0644 tightens both.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_data_directory_and_database_files_are_owner_only() {
-    use std::os::unix::fs::PermissionsExt;
-    let cwd = tempfile::tempdir().unwrap();
-    let data = cwd.path().join("callq-data");
-    let set = |p: &std::path::Path, m: u32| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
-    };
-    for round in 0..2 {
-        if round == 1 {
-            set(&data, 0o755);
-            set(&data.join("callq.db"), 0o644);
-            set(&data.join("callq.toml"), 0o644);
-            for side in ["callq.db-wal", "callq.db-shm"] {
-                let _ = std::fs::remove_file(data.join(side));
-            }
-        }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callq"))
-            .current_dir(cwd.path())
-            .env("CALLQ_LISTEN", "127.0.0.1:0")
-            .env_remove("DATABASE_URL")
-            .env_remove("CALLQ_DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("callq starts");
-        let wal = data.join("callq.db-wal");
-        let shm = data.join("callq.db-shm");
-        let started = Instant::now();
-        while !(wal.exists() && shm.exists()) && started.elapsed() < Duration::from_secs(15) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let modes = [
-            mode(&data),
-            mode(&data.join("callq.toml")),
-            mode(&data.join("callq.db")),
-            mode(&wal),
-            mode(&shm),
-        ];
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(
-            modes,
-            [0o700, 0o600, 0o600, 0o600, 0o600],
-            "round {round}: dir, config, db, wal, shm"
-        );
+        server.shutdown().await;
     }
 }

@@ -183,7 +183,6 @@ async fn the_seed_feedback_examples_are_accepted_and_stored() {
     }
     assert_eq!(server.count(&acme.id).await, 2);
     assert_eq!(server.count(&globex.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -242,7 +241,6 @@ async fn the_seed_diagnostics_examples_are_accepted_and_stored() {
         ]
     );
     assert!(reports.iter().all(|r| r.media_endpoint.is_none()));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -276,7 +274,6 @@ async fn vendor_media_types_and_charsets_are_accepted() {
         assert_eq!(r.status(), 204, "{ct} {body:?}");
     }
     assert_eq!(server.count(&acme.id).await, 9);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -375,7 +372,6 @@ async fn the_session_resource_is_served_in_json_and_xml() {
         "/ucwa/v1/applications/app-9/communication/conversations/conv%20x/audioVideo/audioVideoSession/publishCallQualityFeedback"
     );
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 /// One refused request: what is sent, and the status/code/subcode expected.
@@ -616,7 +612,7 @@ fn refusals(limit: usize) -> Vec<Refusal> {
 #[tokio::test]
 async fn every_refusal_has_its_status_code_and_subcode_in_json_and_xml_and_stores_nothing() {
     let (server, acme, _) = TestServer::postgres().await;
-    let limit = server.server.state().settings.body_limit_bytes;
+    let limit = server.state().settings.body_limit_bytes;
     for (accept, expected_type) in [
         ("application/json", "application/json; charset=utf-8"),
         ("application/xml", "application/xml; charset=utf-8"),
@@ -662,7 +658,6 @@ async fn every_refusal_has_its_status_code_and_subcode_in_json_and_xml_and_store
         }
     }
     assert_eq!(server.count(&acme.id).await, 0, "nothing refused is stored");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -698,7 +693,6 @@ async fn an_xml_client_without_accept_gets_xml_errors() {
     assert_eq!(e.content_type, "application/json; charset=utf-8");
     assert_eq!(e.code, "BadRequest");
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -758,7 +752,6 @@ async fn all_20_codes_and_87_subcodes_are_accepted_and_others_refused() {
         );
     }
     assert_eq!(server.count(&acme.id).await, 87);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -899,7 +892,6 @@ async fn tokens_and_scopes_are_enforced() {
         "globex"
     );
     assert_eq!(server.count(&acme.id).await, 1);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -928,7 +920,6 @@ async fn a_retried_post_is_answered_the_same_and_stored_once() {
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0].idempotency_key.as_deref(), Some("retry-1"));
     assert_eq!(reports[1].idempotency_key.as_deref(), Some("retry-2"));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -965,7 +956,6 @@ async fn a_large_qoe_document_is_stored_whole() {
         );
         assert_eq!(report.raw_payload, body);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -1031,7 +1021,7 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
         1,
         "only the acknowledged report"
     );
-    server.server.shutdown().await;
+    server.shutdown().await;
     drop(cluster);
 }
 
@@ -1087,5 +1077,4 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         assert_eq!(s.mos, Some(4.02));
         assert_eq!(s.mos_model.as_deref(), Some("ms-qoe/OverallAvgNetworkMOS"));
     }
-    server.server.shutdown().await;
 }
