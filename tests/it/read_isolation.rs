@@ -1,9 +1,8 @@
-//! Read-side isolation and private files (issue 10 items 6 and 8), over real
-//! HTTP against a real PostgreSQL, and SQLite where it applies: the read API
-//! has its own pool and statement timeout, so heavy reads never cost
-//! ingestion a 2xx; a read past its timeout answers 503 JSON; the call view
-//! is bounded in bytes; the data directory and database files are
-//! owner-only.
+//! Read-side isolation (issue 10 item 6), over real HTTP against a real
+//! PostgreSQL, and SQLite where it applies: the read API has its own pool
+//! and statement timeout, so heavy reads never cost ingestion a 2xx; a read
+//! past its timeout answers 503 JSON; the call view is bounded in bytes.
+//! (The owner-only data files are in first_start.rs.)
 
 use std::time::{Duration, Instant};
 
@@ -12,16 +11,6 @@ use callq::store::{ReadOptions, Store};
 use serde_json::Value;
 
 use crate::support::{self, TestServer, TestTenant, pg};
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server
-        .client
-        .get(server.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
 
 fn plivo_report(tenant: &str, call: &str, raw: String) -> Report {
     let mut r = Report::new(tenant, Protocol::Plivo, Kind::Feedback, call, raw);
@@ -43,13 +32,11 @@ async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
     let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
     settings.database_read_max_connections = 2;
     let server = TestServer::start(settings).await;
-    let state = server.state().clone();
     for i in 0..300 {
         let raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "n".repeat(i % 50));
-        state
+        server
             .commit(plivo_report(&acme.id, "busy-call", raw))
-            .await
-            .expect("seed committed");
+            .await;
     }
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -139,11 +126,9 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
     let mut settings = support::settings(url.clone(), std::slice::from_ref(&acme));
     settings.read_statement_timeout_secs = 1;
     let server = TestServer::start(settings).await;
-    let state = server.state().clone();
-    state
+    server
         .commit(plivo_report(&acme.id, "c1", "{}".into()))
-        .await
-        .unwrap();
+        .await;
 
     // A lock that blocks readers of `reports` (and writers) until released:
     // the read statement waits on it past its timeout.
@@ -157,7 +142,7 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
         .await
         .unwrap();
     let started = Instant::now();
-    let response = get(&server, &acme.ops_token, "/api/v1/calls/c1").await;
+    let response = server.ops_get(&acme.ops_token, "/api/v1/calls/c1").await;
     let waited = started.elapsed();
     let retry_after = response.headers().get("retry-after").cloned();
     let status = response.status();
@@ -171,7 +156,7 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
         "cancelled by the 1 s statement timeout, not the 30 s request timeout: {waited:?}"
     );
     // The lock is gone: reads work again.
-    let again = get(&server, &acme.ops_token, "/api/v1/calls/c1").await;
+    let again = server.ops_get(&acme.ops_token, "/api/v1/calls/c1").await;
     assert_eq!(again.status(), 200);
 }
 
@@ -256,7 +241,6 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
     let sqlite = format!("sqlite:{}", dir.path().join("view.db").display());
     for url in [pg::fresh_database().await, sqlite] {
         let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
-        let state = server.state().clone();
         let small = plivo_report(&acme.id, "big-call", r#"{"rating": 4}"#.into());
         let large_raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "é".repeat(3000));
         let large = plivo_report(&acme.id, "big-call", large_raw.clone());
@@ -264,10 +248,12 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         qoe.media_quality_of_experience = Some("<q>".repeat(2000));
         let mut ids = Vec::new();
         for r in [small, large, qoe] {
-            ids.push(state.commit(r).await.unwrap().id);
+            ids.push(server.commit(r).await.id);
         }
 
-        let response = get(&server, &acme.ops_token, "/api/v1/calls/big-call").await;
+        let response = server
+            .ops_get(&acme.ops_token, "/api/v1/calls/big-call")
+            .await;
         assert_eq!(response.status(), 200);
         let view: Value = response.json().await.unwrap();
         let reports = view["reports"].as_array().unwrap();
@@ -289,15 +275,12 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         assert_eq!(reports[2]["media_quality_of_experience_bytes"], 6000);
         assert_eq!(reports[2]["raw_payload"], "{}");
 
-        let whole: Value = get(
-            &server,
-            &acme.ops_token,
-            &format!("/api/v1/reports/{}", ids[1]),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        let whole: Value = server
+            .ops_get(&acme.ops_token, &format!("/api/v1/reports/{}", ids[1]))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(whole["raw_payload"], large_raw.as_str());
         server.shutdown().await;
     }

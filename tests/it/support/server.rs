@@ -172,13 +172,13 @@ impl TestServer {
         self.state().commit(report).await.expect("committed")
     }
 
-    /// [`TestServer::commit`] for each of `reports`, in order.
-    pub async fn commit_all(&self, reports: &[Report]) -> Vec<Committed> {
-        let mut committed = Vec::with_capacity(reports.len());
+    /// [`TestServer::commit`] for each of `reports`, in order; each must be
+    /// stored as a new report (fixtures never repeat one).
+    pub async fn commit_all(&self, reports: &[Report]) {
         for r in reports {
-            committed.push(self.commit(r.clone()).await);
+            let committed = self.commit(r.clone()).await;
+            assert!(!committed.duplicate, "{} is a new report", r.id);
         }
-        committed
     }
 
     // ------------------------------------------------------------ reading
