@@ -2,14 +2,14 @@
 //! beta, over real HTTP against a real PostgreSQL.
 
 use callq::model::{Kind, MediaStream, Modality, Protocol, mos};
-use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::support::wire::{
+    GRAPH_BETA as ACTION_BETA, GRAPH_SEED as SEED_EXAMPLE, GRAPH_SEED_CALL as SEED_CALL,
+    GRAPH_V1 as ACTION_V1, graph_error,
+};
 use crate::support::{self, TestServer, TestTenant, pg};
-
-/// Seed 002's example request body, byte for byte (the fenced JSON block).
-const SEED_EXAMPLE: &str = include_str!("../data/graph-seed-002.json");
 
 /// What msgraph-sdk 1.65.0 / msgraph-beta-sdk 1.66.0 (Python) sent for the
 /// same example (sdk-wire.md §2): one line, no trailing newline.
@@ -18,45 +18,8 @@ const SDK_BODY: &str = r##"{"quality": {"callChainId": "0622673d-9f69-49b3-9d4f-
 const SEED_SHA256: &str = "d721d176e645bf7142ae51f9f8406130e0c7671b7f79426a44c4178491ee8821";
 const SDK_SHA256: &str = "4f9210d6b7337a0776a20b1714e8e61bc71b17a21badd4e1fe98e1c54088b86b";
 
-const SEED_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
-const ACTION_V1: &str = "/v1.0/communications/calls/logTeleconferenceDeviceQuality";
-const ACTION_BETA: &str = "/beta/communications/calls/logTeleconferenceDeviceQuality";
-
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// A POST of `body` as the official SDK sends it (JSON, a User-Agent, a bearer token).
-fn post(server: &TestServer, path: &str, token: &str, body: impl Into<String>) -> RequestBuilder {
-    server
-        .client
-        .post(server.url(path))
-        .header("content-type", "application/json")
-        .header("user-agent", "python-httpx/0.28.1 kiota-python/1.16.0")
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.into())
-}
-
-/// Asserts a Graph error answer and returns its message.
-async fn graph_error(response: reqwest::Response, status: u16, code: &str) -> String {
-    assert_eq!(response.status(), status);
-    let request_id = response.headers()["request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(!request_id.is_empty());
-    assert_eq!(response.headers()["x-request-id"], request_id.as_str());
-    assert!(response.headers().contains_key("client-request-id"));
-    let body: Value = response.json().await.unwrap();
-    let error = &body["error"];
-    assert_eq!(error["code"], code, "{body}");
-    assert_eq!(error["innerError"]["request-id"], request_id.as_str());
-    let date = error["innerError"]["date"].as_str().unwrap();
-    assert!(
-        chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S").is_ok(),
-        "{date}"
-    );
-    error["message"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -70,7 +33,8 @@ fn the_embedded_bodies_are_the_published_ones_byte_for_byte() {
 async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and_v1() {
     let (server, acme, globex) = TestServer::postgres().await;
     for path in [ACTION_BETA, ACTION_V1] {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
@@ -246,7 +210,8 @@ async fn video_rates_days_and_cloud_service_fields_are_stored() {
     video["mediaDuration"] = json!("P1DT2H");
     q["mediaQualityList"][2]["mediaDuration"] = json!("1 day, 2:00:00");
     let text = body.to_string();
-    let r = post(&server, ACTION_V1, &acme.graph_token, text.clone())
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, text.clone())
         .send()
         .await
         .unwrap();
@@ -413,7 +378,8 @@ async fn schema_violations_are_400_naming_the_property_and_nothing_is_stored() {
     ];
     for (path, edit) in cases {
         let body = seed_with(edit);
-        let r = post(&server, ACTION_V1, &acme.graph_token, body)
+        let r = server
+            .graph(ACTION_V1, &acme.graph_token, body)
             .send()
             .await
             .unwrap();
@@ -430,7 +396,8 @@ async fn schema_violations_are_400_naming_the_property_and_nothing_is_stored() {
 async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
     let (server, acme, _) = TestServer::postgres().await;
     for body in ["", "{", "{\"quality\": }", "[1, 2", "quality=1"] {
-        let r = post(&server, ACTION_V1, &acme.graph_token, body)
+        let r = server
+            .graph(ACTION_V1, &acme.graph_token, body)
             .send()
             .await
             .unwrap();
@@ -441,7 +408,8 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
         );
     }
     // A JSON value that is not an object.
-    let r = post(&server, ACTION_V1, &acme.graph_token, "[]")
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, "[]")
         .send()
         .await
         .unwrap();
@@ -477,14 +445,16 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
 
     // Over the body limit (1 MiB by default).
     let padded = seed_with(|b| b["quality"]["padding"] = json!("x".repeat(1 << 20)));
-    let r = post(&server, ACTION_V1, &acme.graph_token, padded)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, padded)
         .send()
         .await
         .unwrap();
     graph_error(r, 413, "RequestEntityTooLarge").await;
 
     // Content-Type with parameters is still JSON.
-    let r = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
         .header("content-type", "application/json; charset=utf-8")
         .send()
         .await
@@ -527,15 +497,11 @@ async fn missing_or_unknown_tokens_are_401_and_a_token_without_the_role_is_403()
         let message = graph_error(r, 401, "InvalidAuthenticationToken").await;
         assert!(!message.is_empty(), "{authorization:?}");
     }
-    let r = post(
-        &server,
-        ACTION_BETA,
-        &acme.graph_token_no_role,
-        SEED_EXAMPLE,
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = server
+        .graph(ACTION_BETA, &acme.graph_token_no_role, SEED_EXAMPLE)
+        .send()
+        .await
+        .unwrap();
     let message = graph_error(r, 403, "Forbidden").await;
     assert!(message.contains("Calls.AccessMedia.All"), "{message}");
     assert_eq!(server.count(&acme.id).await, 0);
@@ -544,7 +510,8 @@ async fn missing_or_unknown_tokens_are_401_and_a_token_without_the_role_is_403()
 #[tokio::test]
 async fn each_tenant_stores_under_its_own_token() {
     let (server, acme, globex) = TestServer::postgres().await;
-    let r = post(&server, ACTION_V1, &globex.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &globex.graph_token, SEED_EXAMPLE)
         .send()
         .await
         .unwrap();
@@ -567,7 +534,8 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
     let client_id = "5c8e5d0e-2a5b-4f0e-9a59-0d1e6c1f6a01";
     let mut request_ids = Vec::new();
     for attempt in 0..2 {
-        let mut request = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+        let mut request = server
+            .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
             .header("client-request-id", client_id);
         if attempt == 1 {
             // Microsoft's retry handler adds this and resends the same request.
@@ -595,7 +563,8 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
     assert_eq!(stored.idempotency_key.as_deref(), Some(client_id));
 
     // An error answer echoes it too, in the header and in innerError.
-    let r = post(&server, ACTION_V1, &acme.graph_token, "{")
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, "{")
         .header("client-request-id", "my-correlation-id")
         .send()
         .await
@@ -632,7 +601,8 @@ async fn wrong_methods_are_405_and_unknown_paths_are_graph_404s() {
         "/v1.0/communications/calls/logTeleconferenceDeviceQuality/extra",
         "/beta/communications/calls/logSomethingElse",
     ] {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
@@ -649,7 +619,8 @@ async fn an_overloaded_writer_answers_503_with_retry_after_in_graph_format() {
     // refused as overload, deterministically.
     settings.queue_max_bytes = 1024;
     let server = TestServer::start(settings).await;
-    let r = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
         .send()
         .await
         .unwrap();
@@ -666,7 +637,8 @@ async fn graph_spellings_of_the_action_path_are_served() {
         "/beta/Communications/Calls/logteleconferencedevicequality",
     ];
     for path in paths {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
