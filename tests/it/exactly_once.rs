@@ -112,7 +112,7 @@ async fn one_report_the_database_refuses_is_400_and_its_50_batch_mates_are_store
     assert!(body["error"].as_str().unwrap().contains("23514"), "{body}");
     for (answer, call) in answers.into_iter().zip(&calls) {
         let id = plivo_id(answer).await;
-        let stored = server.store().reports_for_call("acme", call).await.unwrap();
+        let stored = server.reports_about("acme", call).await;
         assert_eq!(stored.len(), 1, "stored exactly once: {call}");
         assert_eq!(stored[0].id, id);
     }
@@ -258,14 +258,8 @@ async fn with_inserts_blocked_past_every_timeout_each_2xx_is_stored_once_and_eac
         for (response, elapsed, expect) in answers {
             let status = response.status().as_u16();
             let (stored, plivo_answer) = match &expect {
-                Expect::Plivo(call) => (
-                    server.store().reports_for_call("acme", call).await.unwrap(),
-                    true,
-                ),
-                Expect::Graph(call) => (
-                    server.store().reports_for_call("acme", call).await.unwrap(),
-                    false,
-                ),
+                Expect::Plivo(call) => (server.reports_about("acme", call).await, true),
+                Expect::Graph(call) => (server.reports_about("acme", call).await, false),
             };
             match status {
                 200 | 201 => {

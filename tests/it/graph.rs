@@ -49,11 +49,7 @@ async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and
     assert_eq!(server.count(&acme.id).await, 2);
     assert_eq!(server.count(&globex.id).await, 0);
 
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports.len(), 2);
     for report in &reports {
         assert_eq!(report.protocol, Protocol::Graph);
@@ -165,11 +161,7 @@ async fn the_python_sdk_body_is_accepted_on_both_versions() {
         assert_eq!(r.status(), 200, "{path}");
         assert!(r.bytes().await.unwrap().is_empty());
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports.len(), 2);
     for report in &reports {
         assert_eq!(report.raw_payload, SDK_BODY);
@@ -217,11 +209,7 @@ async fn video_rates_days_and_cloud_service_fields_are_stored() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let call = "aaaaaaaa-9f69-49b3-9d4f-5ec64f42ecce";
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, call)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, call).await;
     assert_eq!(
         reports.len(),
         1,
@@ -518,14 +506,7 @@ async fn each_tenant_stores_under_its_own_token() {
     assert_eq!(r.status(), 200);
     assert_eq!(server.count(&globex.id).await, 1);
     assert_eq!(server.count(&acme.id).await, 0);
-    assert!(
-        server
-            .store()
-            .reports_for_call(&acme.id, SEED_CALL)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(server.reports_about(&acme.id, SEED_CALL).await.is_empty());
 }
 
 #[tokio::test]
@@ -555,11 +536,7 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
         1,
         "the retry is not stored twice"
     );
-    let stored = &server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap()[0];
+    let stored = &server.reports_about(&acme.id, SEED_CALL).await[0];
     assert_eq!(stored.idempotency_key.as_deref(), Some(client_id));
 
     // An error answer echoes it too, in the header and in innerError.
@@ -673,11 +650,7 @@ async fn gzip_request_bodies_are_accepted() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports[0].raw_payload, SEED_EXAMPLE, "stored decompressed");
 }
 

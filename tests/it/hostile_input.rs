@@ -58,11 +58,7 @@ async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
     let body = r#"{"rating": 2, "issues": ["ECHO"], "notes": "before\u0000after"}"#;
     let response = server.plivo(acme, PLIVO_CALL, body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, PLIVO_CALL)
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, PLIVO_CALL).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].notes.as_deref(), Some("before\u{FFFD}after"));
     assert_eq!(stored[0].raw_payload, body);
@@ -74,11 +70,7 @@ async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].media_endpoint.as_deref(), Some("a\u{FFFD}b"));
     assert_eq!(
@@ -401,11 +393,7 @@ async fn hostile_xml_is_refused_quickly_while_healthz_keeps_answering() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(stored.len(), 1);
     assert!(stored[0].streams.is_empty());
 }
@@ -448,11 +436,7 @@ async fn graph_media_quality_lists_past_the_cap_are_refused_and_int64_strings_ac
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, GRAPH_CALL)
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, GRAPH_CALL).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].streams.len(), 64);
     assert_eq!(
@@ -581,11 +565,7 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
         assert_eq!(response.status(), StatusCode::CREATED, "{coding:?}");
         sent.push(plain);
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, PLIVO_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, PLIVO_CALL).await;
     let mut stored: Vec<&str> = reports.iter().map(|r| r.raw_payload.as_str()).collect();
     stored.sort_unstable();
     sent.sort_unstable();
@@ -691,10 +671,6 @@ async fn large_valid_bodies_decoded_off_thread_are_stored() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.count(&acme.id).await, 3);
-    let ucwa = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
-        .await
-        .unwrap();
+    let ucwa = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(ucwa[0].media_endpoint.as_deref(), Some(padding.as_str()));
 }

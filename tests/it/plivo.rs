@@ -58,7 +58,7 @@ async fn the_seed_curl_example_is_posted_and_stored() {
         .unwrap();
     let api_id = expect_posted(response).await;
 
-    let stored = server.store().reports_for_call("acme", CALL).await.unwrap();
+    let stored = server.reports_about("acme", CALL).await;
     assert_eq!(stored.len(), 1);
     let report = &stored[0];
     assert_eq!(report.id, api_id, "api_id names the stored report");
@@ -86,11 +86,7 @@ async fn the_seed_curl_example_with_its_own_short_call_uuid_is_accepted_byte_for
         .await
         .unwrap();
     let api_id = expect_posted(response).await;
-    let stored = server
-        .store()
-        .reports_for_call("acme", seed_call)
-        .await
-        .unwrap();
+    let stored = server.reports_about("acme", seed_call).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, api_id);
     assert_eq!(stored[0].rating, Some(4.0));
@@ -260,11 +256,7 @@ async fn every_sdks_body_shape_is_accepted_and_stored_with_a_numeric_rating() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "{}", sdk.sdk);
         let api_id = expect_posted(response).await;
-        let stored = server
-            .store()
-            .reports_for_call("acme", &call)
-            .await
-            .unwrap();
+        let stored = server.reports_about("acme", &call).await;
         assert_eq!(stored.len(), 1, "{}", sdk.sdk);
         let report = &stored[0];
         assert_eq!(report.id, api_id, "{}", sdk.sdk);
@@ -490,15 +482,7 @@ async fn paths_methods_and_tolerated_transport_variants() {
         .await
         .unwrap();
     expect_posted(response).await;
-    assert_eq!(
-        server
-            .store()
-            .reports_for_call("acme", CALL)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(server.reports_about("acme", CALL).await.len(), 3);
 
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
         for path in [plivo_path(CALL), format!("/v1/Call/{CALL}/Feedback")] {
@@ -660,7 +644,7 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
         .await
         .unwrap();
     expect_posted(fourth).await;
-    let stored = server.store().reports_for_call("acme", CALL).await.unwrap();
+    let stored = server.reports_about("acme", CALL).await;
     assert_eq!(stored.len(), 4);
     assert_eq!(stored[3].rating, Some(5.0));
 }

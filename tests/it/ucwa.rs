@@ -5,20 +5,22 @@
 use callq::model::{Kind, Protocol, Report};
 use reqwest::{Method, Response};
 
+use crate::support::wire::{
+    MS_QOE_SAMPLE, UCWA_AV as AV, UCWA_DIAGNOSTICS, UCWA_FEEDBACK, UCWA_SESSION,
+};
 use crate::support::{self, TestServer, TestTenant, pg};
 
-const AV: &str = "/ucwa/v1/applications/192/communication/conversations/137/audioVideo";
-const SEED_CALL_ID: &str = "192/137";
-
 fn feedback_path() -> String {
-    format!("{AV}/audioVideoSession/publishCallQualityFeedback")
+    UCWA_FEEDBACK.to_owned()
 }
 fn diagnostics_path() -> String {
-    format!("{AV}/reportMediaDiagnostics")
+    UCWA_DIAGNOSTICS.to_owned()
 }
 fn session_path() -> String {
-    format!("{AV}/audioVideoSession")
+    UCWA_SESSION.to_owned()
 }
+
+const SEED_CALL_ID: &str = "192/137";
 
 // The seed request bodies, with the documentation's `&quot;`/`&lt;`/`&gt;` decoded.
 const SEED_000_JSON: &str = "{\n  \"mediaEndpoint\" : \"samplevalue\",\n  \"mediaQualityOfExperience\" : \"samplevalue\"\n}";
@@ -72,16 +74,11 @@ async fn post(
     content_type: &str,
     body: &str,
 ) -> Response {
-    send(
-        server,
-        Method::POST,
-        path,
-        Some(token),
-        Some(content_type),
-        body.to_owned(),
-        &[],
-    )
-    .await
+    server
+        .ucwa(path, token, content_type, body.to_owned())
+        .send()
+        .await
+        .expect("the server answers")
 }
 
 /// A UCWA error answer, read from either body format.
@@ -144,11 +141,7 @@ async fn assert_no_content(r: Response) {
 }
 
 async fn only_report(server: &TestServer, tenant: &TestTenant, call_id: &str) -> Report {
-    let mut reports = server
-        .store()
-        .reports_for_call(&tenant.id, call_id)
-        .await
-        .unwrap();
+    let mut reports = server.reports_about(&tenant.id, call_id).await;
     assert_eq!(reports.len(), 1, "exactly one report for {call_id}");
     reports.remove(0)
 }
@@ -162,11 +155,7 @@ async fn the_seed_feedback_examples_are_accepted_and_stored() {
     ] {
         let r = post(&server, &feedback_path(), &acme.ucwa_token, ct, body).await;
         assert_no_content(r).await;
-        let mut reports = server
-            .store()
-            .reports_for_call(&acme.id, SEED_CALL_ID)
-            .await
-            .unwrap();
+        let mut reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
         let report = reports.pop().unwrap();
         assert_eq!(report.tenant, "acme");
         assert_eq!(report.protocol, Protocol::Ucwa);
@@ -206,11 +195,7 @@ async fn the_seed_diagnostics_examples_are_accepted_and_stored() {
     )
     .await;
     assert_no_content(r).await;
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL_ID)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
     assert_eq!(reports.len(), 2);
     let got: Vec<_> = reports
         .iter()
@@ -912,11 +897,7 @@ async fn a_retried_post_is_answered_the_same_and_stored_once() {
             assert_no_content(r).await;
         }
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL_ID)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0].idempotency_key.as_deref(), Some("retry-1"));
     assert_eq!(reports[1].idempotency_key.as_deref(), Some("retry-2"));
@@ -1025,18 +1006,15 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
     drop(cluster);
 }
 
-/// The illustrative MS-QoE document of reference/ms-qoe.md §8.
-const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
-
 #[tokio::test]
 async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml() {
     let (server, acme, _) = TestServer::postgres().await;
     let json = serde_json::json!({
         "mediaEndpoint": "ws-fin-0142",
-        "mediaQualityOfExperience": VQ_REPORT,
+        "mediaQualityOfExperience": MS_QOE_SAMPLE,
     })
     .to_string();
-    let escaped = VQ_REPORT
+    let escaped = MS_QOE_SAMPLE
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
@@ -1054,7 +1032,7 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         let report = only_report(&server, &acme, &format!("qoe/{conversation}")).await;
         assert_eq!(
             report.media_quality_of_experience.as_deref(),
-            Some(VQ_REPORT)
+            Some(MS_QOE_SAMPLE)
         );
         assert_eq!(report.streams.len(), 1, "{content_type}");
         let s = &report.streams[0];
