@@ -13,7 +13,7 @@ use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::support::{TestServer, TestTenant};
+use crate::support::{TestServer, TestTenant, assert_close};
 
 fn t0() -> DateTime<Utc> {
     "2026-03-10T08:00:00Z".parse().unwrap()
@@ -685,28 +685,6 @@ fn expected_group(reports: &[&Report]) -> Value {
     })
 }
 
-/// Equal as JSON, numbers within 1e-9 (SQL and Rust may sum in another order).
-fn assert_close(got: &Value, want: &Value, at: &str) {
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: {a} != {b}");
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "{at}: lengths");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_close(x, y, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                assert_close(a.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
-            }
-        }
-        _ => assert_eq!(got, want, "{at}"),
-    }
-}
-
 /// Reports by the group key they should fall under.
 type Expected<'a> = BTreeMap<Option<String>, Vec<&'a Report>>;
 
@@ -834,12 +812,8 @@ async fn a_tenant_never_sees_another_tenants_data() {
             t.id
         );
         let csv = server
-            .client
-            .get(server.url("/api/v1/reports?format=csv"))
-            .bearer_auth(&t.ops_token)
-            .send()
+            .ops_get(&t.ops_token, "/api/v1/reports?format=csv")
             .await
-            .unwrap()
             .text()
             .await
             .unwrap();

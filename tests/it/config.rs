@@ -4,17 +4,19 @@
 
 use crate::support::cli::callq_bin;
 
+/// `callq --config <path> check-config`.
+fn check_config(path: &std::path::Path) -> std::process::Command {
+    let mut c = callq_bin();
+    c.arg("--config").arg(path).arg("check-config");
+    c
+}
+
 #[test]
 fn a_bad_config_exits_2_naming_the_key_and_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "listen = \"not an address\"\n").unwrap();
-    let out = callq_bin()
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let out = check_config(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen"), "{err}");
@@ -31,30 +33,19 @@ fn a_bad_config_exits_2_naming_the_key_and_the_file() {
     assert!(err.contains("tenants") && err.contains("token"), "{err}");
 
     std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
-    let out = callq_bin()
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let out = check_config(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
 
     // The environment overrides the file, and is checked too.
     std::fs::write(&path, "listen = \"127.0.0.1:9\"\n").unwrap();
-    let out = callq_bin()
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
+    let out = check_config(&path)
         .env("CALLQ_LISTEN", "nonsense")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
-    let out = callq_bin()
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
+    let out = check_config(&path)
         .env("CALLQ_DATABASE_URL", "mysql://db/x")
         .output()
         .unwrap();

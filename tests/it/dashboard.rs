@@ -292,14 +292,11 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
         let token = acme.ops_token.clone();
         async move {
             let r = server
-                .client
-                .get(server.url(&format!(
-                    "/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}"
-                )))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
+                .ops_get(
+                    &token,
+                    &format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}"),
+                )
+                .await;
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
@@ -326,12 +323,8 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
     assert_eq!(plain.lines().count(), safe.lines().count());
 
     let r = server
-        .client
-        .get(server.url("/api/v1/reports?csv_safe=true"))
-        .bearer_auth(&acme.ops_token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(&acme.ops_token, "/api/v1/reports?csv_safe=true")
+        .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["parameter"], "csv_safe");
@@ -556,14 +549,11 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     assert_eq!(issues, api_issues, "fewer than ten issues: all shown");
     let shown_codes = bars("error-codes").await;
     let codes = server
-        .client
-        .get(server.url(&format!(
-            "/api/v1/stats?{range}&protocol=ucwa&group_by=error_code"
-        )))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(
+            token,
+            &format!("/api/v1/stats?{range}&protocol=ucwa&group_by=error_code"),
+        )
+        .await;
     assert_eq!(codes.status(), 200);
     {
         let codes: Value = codes.json().await.unwrap();
@@ -840,14 +830,11 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
         .downloaded("callq-reports-spreadsheet-safe.csv")
         .await;
     let from_api = server
-        .client
-        .get(server.url(&format!(
-            "/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true"
-        )))
-        .bearer_auth(token)
-        .send()
+        .ops_get(
+            token,
+            &format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true"),
+        )
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();

@@ -268,13 +268,7 @@ async fn the_read_api_answers_400_for_nul_or_broken_encoding_in_any_parameter() 
         ("/api/v1/stats?group_by=issue%00", "group_by"),
         ("/api/v1/stats?kind=%00", "kind"),
     ] {
-        let response = server
-            .client
-            .get(server.url(path))
-            .bearer_auth(&acme.ops_token)
-            .send()
-            .await
-            .unwrap();
+        let response = server.ops_get(&acme.ops_token, path).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_parameter", "{path}: {body}");
@@ -282,12 +276,8 @@ async fn the_read_api_answers_400_for_nul_or_broken_encoding_in_any_parameter() 
     }
     // The database still answers: nothing above was an outage.
     let response = server
-        .client
-        .get(server.url("/api/v1/reports?call_id=a"))
-        .bearer_auth(&acme.ops_token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(&acme.ops_token, "/api/v1/reports?call_id=a")
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 

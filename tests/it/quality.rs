@@ -8,7 +8,7 @@ use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::support::TestServer;
+use crate::support::{TestServer, assert_close};
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     format!("2026-03-10T{hour:02}:{minute:02}:00Z")
@@ -189,28 +189,6 @@ fn fixture(tenant: &str) -> Vec<Report> {
         .enumerate()
         .map(|(n, s)| report(tenant, n, s))
         .collect()
-}
-
-/// `want`'s fields (only those) equal in `got`, numbers within 1e-9.
-fn assert_close(got: &Value, want: &Value, at: &str) {
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: {a} != {b}");
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "{at}: lengths");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_close(x, y, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                assert_close(a.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
-            }
-        }
-        _ => assert_eq!(got, want, "{at}"),
-    }
 }
 
 /// The poor-stream fields of a group: audio, poor, unclassified, rate, and

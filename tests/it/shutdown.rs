@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::support::cli::{
-    callq_quiet, config_file, exit_of, free_port, plivo_load, sigterm, wait_until_up,
+    callq_quiet, config_file, exit_of, free_port, plivo_load, serve_binary, sigterm,
 };
 use crate::support::tcp::closed_within;
 use crate::support::wire::new_plivo_path;
@@ -44,16 +44,7 @@ async fn sigterm_right_after_start_ends_the_process_at_once_even_with_an_idle_co
     let url = pg::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir, &acme, "");
-    let port = free_port();
-    let child = callq_quiet()
-        .arg("--config")
-        .arg(&config)
-        .env("CALLQ_DATABASE_URL", &url)
-        .env("CALLQ_LISTEN", format!("127.0.0.1:{port}"))
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&base).await;
+    let (child, port, _base) = serve_binary(&config, &url).await;
     let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     sigterm(&child);
     let (status, took) = exit_of(child, Duration::from_secs(10)).await;
@@ -103,16 +94,7 @@ async fn sigterm_under_load_with_a_stuck_request_exits_at_the_deadline_and_every
         &acme,
         "shutdown_deadline_secs = 2\nrequest_timeout_secs = 60\nheader_read_timeout_secs = 60",
     );
-    let port = free_port();
-    let child = callq_quiet()
-        .arg("--config")
-        .arg(&config)
-        .env("CALLQ_DATABASE_URL", &url)
-        .env("CALLQ_LISTEN", format!("127.0.0.1:{port}"))
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&base).await;
+    let (child, port, base) = serve_binary(&config, &url).await;
     let auth = acme.plivo_authorization();
     // A request whose body never finishes, an idle connection, a half head.
     let mut stuck = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -163,16 +145,7 @@ async fn sigterm_drains_in_flight_requests_and_every_2xx_is_stored() {
     let url = pg::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir, &tenant, "listen = \"127.0.0.1:0\"");
-    let port = free_port();
-    let child = callq_quiet()
-        .arg("--config")
-        .arg(&config)
-        .env("CALLQ_DATABASE_URL", &url)
-        .env("CALLQ_LISTEN", format!("127.0.0.1:{port}"))
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&base).await;
+    let (child, _port, base) = serve_binary(&config, &url).await;
     let tasks = plivo_load(&base, &tenant, 32, 200);
     tokio::time::sleep(Duration::from_millis(400)).await;
     sigterm(&child);

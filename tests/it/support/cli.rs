@@ -2,7 +2,7 @@
 //! environment, a config file, a free port, SIGTERM, and a load of Plivo
 //! feedback that counts what was acknowledged.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,22 @@ pub async fn wait_until_up(base: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The real binary serving `config` against `database_url` on a free
+/// port, once `/healthz` answers: the process, its port and its base URL.
+pub async fn serve_binary(config: &Path, database_url: &str) -> (Child, u16, String) {
+    let port = free_port();
+    let child = callq_quiet()
+        .arg("--config")
+        .arg(config)
+        .env("CALLQ_DATABASE_URL", database_url)
+        .env("CALLQ_LISTEN", format!("127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&base).await;
+    (child, port, base)
 }
 
 /// `clients` tasks, each posting up to `requests` Plivo feedbacks to `base`
