@@ -369,7 +369,7 @@ async fn same_key_other_request_is_422(backend: Backend) {
         (&other_call, r#"{"rating": 4, "issues": ["ECHO"]}"#),
     ] {
         let r = server
-            .plivo(&acme, call, body.to_owned())
+            .plivo(&acme, call, body)
             .header("idempotency-key", "k-1")
             .send()
             .await
@@ -489,26 +489,12 @@ async fn keyless_retries_within_the_window(backend: Backend) {
     let (server, acme) = server_on(backend, 600).await;
     let call = Uuid::new_v4().to_string();
     let body = r#"{"rating": 2, "issues": ["ECHO"]}"#;
-    let a = plivo_id(
-        server
-            .plivo(&acme, &call, body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let b = plivo_id(
-        server
-            .plivo(&acme, &call, body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let a = plivo_id(server.plivo(&acme, &call, body).send().await.unwrap()).await;
+    let b = plivo_id(server.plivo(&acme, &call, body).send().await.unwrap()).await;
     assert_eq!(a, b, "an identical keyless request is a retry: same answer");
     // Identical retries arriving together (one batch) are one report too.
     let together: Vec<_> = (0..4)
-        .map(|_| server.plivo(&acme, &call, body.to_owned()).send())
+        .map(|_| server.plivo(&acme, &call, body).send())
         .collect();
     for r in futures_util::future::join_all(together).await {
         assert_eq!(plivo_id(r.unwrap()).await, a);
@@ -537,22 +523,8 @@ async fn keyless_retries_within_the_window(backend: Backend) {
 
     // Window 0: keyless requests are always new reports.
     let (server, acme) = server_on(backend, 0).await;
-    let a = plivo_id(
-        server
-            .plivo(&acme, &call, body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let b = plivo_id(
-        server
-            .plivo(&acme, &call, body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let a = plivo_id(server.plivo(&acme, &call, body).send().await.unwrap()).await;
+    let b = plivo_id(server.plivo(&acme, &call, body).send().await.unwrap()).await;
     assert_ne!(a, b);
     assert_eq!(server.reports_about("acme", &call).await.len(), 2);
 }

@@ -51,7 +51,7 @@ async fn the_seed_curl_example_is_posted_and_stored() {
     // The seed's own URL is tested too, below: its call UUID is one digit short.
     let body = r#"{"issues": ["AUDIO_LAG"], "rating": "4", "notes": "Call quality was good"}"#;
     let response = server
-        .plivo(&acme, CALL, body.to_owned())
+        .plivo(&acme, CALL, body)
         .header("user-agent", "curl/8.5.0")
         .send()
         .await
@@ -80,11 +80,7 @@ async fn the_seed_curl_example_with_its_own_short_call_uuid_is_accepted_byte_for
     // Exactly the seed's curl line: its URL's call UUID has 11 digits in the last group.
     let seed_call = "f6bf3c48-afdf-4e42-a30e-9e00fda351d";
     let body = r#"{"issues": ["AUDIO_LAG"], "rating": "4", "notes": "Call quality was good"}"#;
-    let response = server
-        .plivo(&acme, seed_call, body.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&acme, seed_call, body).send().await.unwrap();
     let api_id = expect_posted(response).await;
     let stored = server.reports_about("acme", seed_call).await;
     assert_eq!(stored.len(), 1);
@@ -103,11 +99,7 @@ async fn call_uuids_that_are_not_uuid_shaped_get_please_check_the_call_uuid() {
         "%7Bb38149eb-b8fe-45d5-85b2-78ee4424788f%7D",
         "%FF%FE",
     ] {
-        let response = server
-            .plivo(&acme, call, body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, call, body).send().await.unwrap();
         expect_error(response, 404, "Please check the Call UUID").await;
     }
     assert_eq!(server.count("acme").await, 0);
@@ -367,11 +359,7 @@ async fn every_documented_validation_error_has_plivos_status_and_text_and_stores
         ("[]", 400, "Request body has to be a JSON object"),
     ];
     for (body, status, error) in cases {
-        let response = server
-            .plivo(&acme, CALL, body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, CALL, *body).send().await.unwrap();
         expect_error(response, *status, error).await;
     }
     let long = serde_json::json!({"rating": 5, "Notes": "n".repeat(4097)}).to_string();
@@ -426,11 +414,7 @@ async fn issue_spellings_case_notes_and_rating_five_are_normalized_as_documented
     ];
     for (n, (body, rating, issues, notes)) in cases.iter().enumerate() {
         let call = format!("{CALL:.30}{n:06}");
-        let response = server
-            .plivo(&acme, &call, body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, &call, *body).send().await.unwrap();
         let api_id = expect_posted(response).await;
         let report = server
             .store()
@@ -506,11 +490,7 @@ async fn paths_methods_and_tolerated_transport_variants() {
         format!("/v1/call/{CALL}/feedback/").as_str(),
         format!("/v1/Account/{}/Call/{CALL}/Feedback/", acme.plivo_auth_id).as_str(),
     ] {
-        let response = server
-            .plivo_to(&acme, path, body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo_to(&acme, path, body).send().await.unwrap();
         expect_error(response, 404, "Resource cannot be found").await;
     }
     let response = server
@@ -585,11 +565,7 @@ async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
     assert_eq!(server.count("acme").await, 0);
     assert_eq!(server.count("globex").await, 0);
 
-    let response = server
-        .plivo(&globex, CALL, good.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&globex, CALL, good).send().await.unwrap();
     let api_id = expect_posted(response).await;
     assert_eq!(server.count("globex").await, 1);
     assert_eq!(server.count("acme").await, 0);
@@ -610,7 +586,7 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
     for header in ["idempotency-key", "x-request-id"] {
         let key = format!("retry-{header}");
         let first = server
-            .plivo(&acme, CALL, body.to_owned())
+            .plivo(&acme, CALL, body)
             .header(header, &key)
             .send()
             .await
@@ -618,7 +594,7 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
         assert_eq!(first.status(), 201);
         let first = first.text().await.unwrap();
         let again = server
-            .plivo(&acme, CALL, body.to_owned())
+            .plivo(&acme, CALL, body)
             .header(header, &key)
             .send()
             .await
@@ -632,11 +608,7 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
     }
     assert_eq!(server.count("acme").await, 2);
     // The same feedback again without a key is a new opinion: a new report.
-    let third = server
-        .plivo(&acme, CALL, body.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let third = server.plivo(&acme, CALL, body).send().await.unwrap();
     expect_posted(third).await;
     let fourth = server
         .plivo(&acme, CALL, r#"{"rating": 5}"#)
@@ -679,25 +651,14 @@ async fn a_database_that_is_down_means_503_with_retry_after_in_plivos_shape() {
     settings.database_max_connections = 2;
     let server = TestServer::start(settings).await;
     let body = r#"{"rating": 4, "issues": ["ECHO"]}"#;
-    expect_posted(
-        server
-            .plivo(&acme, CALL, body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    expect_posted(server.plivo(&acme, CALL, body).send().await.unwrap()).await;
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.stop_immediately();
         cluster
     })
     .await
     .unwrap();
-    let response = server
-        .plivo(&acme, CALL, body.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&acme, CALL, body).send().await.unwrap();
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .unwrap()
