@@ -13,6 +13,7 @@ use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use crate::support::wire::json_body;
 use crate::support::{TestServer, TestTenant, assert_close};
 
 fn t0() -> DateTime<Utc> {
@@ -870,13 +871,7 @@ async fn bad_parameters_are_400_naming_the_parameter() {
     ] {
         let response = server.ops_get(&acme.ops_token, path).await;
         assert_eq!(response.status(), 400, "{path}");
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json")
-        );
-        let body: Value = response.json().await.unwrap();
+        let body = json_body(response).await;
         assert_eq!(body["error"], "invalid_parameter", "{path}");
         assert_eq!(body["parameter"], parameter, "{path}");
         assert!(!body["message"].as_str().unwrap().is_empty());

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::support::tcp::{HEALTHZ, closed_within, exchange};
 use crate::support::wire::{GRAPH_SEED, GRAPH_V1, UCWA_FEEDBACK, new_plivo_path};
-use crate::support::{self, TestServer, TestTenant, pg};
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 /// A Plivo feedback about a new call, with `notes`.
 fn plivo_post(server: &TestServer, tenant: &TestTenant, notes: &str) -> reqwest::RequestBuilder {
@@ -26,10 +26,11 @@ fn plivo_post(server: &TestServer, tenant: &TestTenant, notes: &str) -> reqwest:
 #[tokio::test]
 async fn half_sent_headers_are_closed_after_the_header_read_timeout() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.header_read_timeout_secs = 1;
-    settings.keepalive_idle_secs = 30;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.header_read_timeout_secs = 1;
+        s.keepalive_idle_secs = 30;
+    })
+    .await;
     let addr = server.addr();
     let mut tasks = Vec::new();
     for n in 0..20 {
@@ -93,10 +94,11 @@ async fn half_sent_headers_are_closed_after_the_header_read_timeout() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_and_not_before() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.header_read_timeout_secs = 1;
-    settings.keepalive_idle_secs = 2;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.header_read_timeout_secs = 1;
+        s.keepalive_idle_secs = 2;
+    })
+    .await;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     assert!(
         exchange(&mut stream, HEALTHZ)
@@ -123,9 +125,10 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_and_not_
 #[tokio::test]
 async fn the_connection_cap_holds_and_a_waiting_client_gets_in_when_one_closes() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.max_connections = 4;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.max_connections = 4;
+    })
+    .await;
     let addr = server.addr();
     let mut open = Vec::new();
     for _ in 0..4 {
@@ -161,9 +164,10 @@ async fn the_connection_cap_holds_and_a_waiting_client_gets_in_when_one_closes()
 #[tokio::test]
 async fn requests_over_the_in_flight_cap_get_the_owning_styles_503_and_health_checks_do_not() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.max_requests_in_flight = 2;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.max_requests_in_flight = 2;
+    })
+    .await;
     // Two requests in flight: their bodies never finish arriving.
     let mut holders = Vec::new();
     for _ in 0..2 {
@@ -387,10 +391,11 @@ async fn one_tenant_flooding_the_queue_gets_429_while_the_other_tenant_gets_in()
 async fn a_client_that_never_reads_its_answer_is_cut_and_frees_its_slot() {
     use callq::model::{Kind, Protocol, Report};
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.max_connections = 1;
-    settings.keepalive_idle_secs = 1;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.max_connections = 1;
+        s.keepalive_idle_secs = 1;
+    })
+    .await;
     // About 20 MB of CSV: far more than the socket buffers hold.
     let notes = "n".repeat(1000);
     for batch in 0..20 {

@@ -9,7 +9,7 @@ use crate::support::wire::{
     GRAPH_BETA as ACTION_BETA, GRAPH_SEED as SEED_EXAMPLE, GRAPH_SEED_CALL as SEED_CALL,
     GRAPH_V1 as ACTION_V1, graph_error,
 };
-use crate::support::{self, TestServer, TestTenant, pg};
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 /// What msgraph-sdk 1.65.0 / msgraph-beta-sdk 1.66.0 (Python) sent for the
 /// same example (sdk-wire.md §2): one line, no trailing newline.
@@ -658,9 +658,10 @@ async fn gzip_request_bodies_are_accepted() {
 async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.request_timeout_secs = 1;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.request_timeout_secs = 1;
+    })
+    .await;
     // Headers promise a body that never fully arrives.
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(

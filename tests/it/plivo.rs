@@ -6,7 +6,7 @@ use std::io::Write;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::support::wire::{plivo_error, plivo_path};
+use crate::support::wire::{json_body, plivo_error, plivo_path};
 use crate::support::{self, TestServer, TestTenant, pg};
 
 /// Asserts Plivo's error shape `{"api_id": "<uuid>", "error": "<text>"}`.
@@ -25,13 +25,7 @@ const INVALID_ISSUES: &str = "Issues have to be an array of one or more than one
 /// Asserts a 201 in Plivo's success shape and returns its `api_id`.
 async fn expect_posted(response: Response) -> uuid::Uuid {
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let body: Value = response.json().await.unwrap();
+    let body = json_body(response).await;
     let fields: Vec<&str> = body
         .as_object()
         .unwrap()

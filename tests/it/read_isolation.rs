@@ -10,7 +10,7 @@ use callq::model::{Kind, Protocol, Report};
 use callq::store::{ReadOptions, Store};
 use serde_json::Value;
 
-use crate::support::{self, TestServer, TestTenant, pg};
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 fn plivo_report(tenant: &str, call: &str, raw: String) -> Report {
     let mut r = Report::new(tenant, Protocol::Plivo, Kind::Feedback, call, raw);
@@ -29,9 +29,10 @@ fn call_uuid(i: usize) -> String {
 #[tokio::test]
 async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.database_read_max_connections = 2;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.database_read_max_connections = 2;
+    })
+    .await;
     for i in 0..300 {
         let raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "n".repeat(i % 50));
         server

@@ -35,6 +35,17 @@ pub fn new_plivo_path() -> String {
     plivo_path(&uuid::Uuid::new_v4().to_string())
 }
 
+/// The body of a response that says it is JSON (`application/json`, any
+/// parameters), parsed.
+pub async fn json_body(response: reqwest::Response) -> Value {
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    response.json().await.unwrap()
+}
+
 /// Asserts a Graph error answer (status, request ids, the OData `error`
 /// body with its `innerError`) and returns its message.
 pub async fn graph_error(response: reqwest::Response, status: u16, code: &str) -> String {
