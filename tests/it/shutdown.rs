@@ -14,7 +14,7 @@ use crate::support::cli::{
 };
 use crate::support::tcp::closed_within;
 use crate::support::wire::new_plivo_path;
-use crate::support::{self, TestServer, TestTenant, pg};
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 #[tokio::test]
 async fn a_stop_right_after_start_is_never_lost() {
@@ -159,4 +159,25 @@ async fn sigterm_drains_in_flight_requests_and_every_2xx_is_stored() {
     assert!(created > 0, "some requests were answered before the signal");
     let store = Store::open(&url, &StoreOptions::default()).unwrap();
     assert_eq!(store.count_reports("acme").await.unwrap(), created as i64);
+}
+
+/// The test harness itself: a `TestServer` that a test drops (or that a
+/// failing test unwinds past) stops listening and then removes its SQLite
+/// directory, without anyone calling `shutdown`.
+#[tokio::test]
+async fn a_dropped_test_server_stops_listening_and_removes_its_files() {
+    let acme = TestTenant::new("acme");
+    let server = TestServer::on(Backend::Sqlite, std::slice::from_ref(&acme), |_| {}).await;
+    let addr = server.addr();
+    let dir = server.data_dir().expect("a SQLite directory").to_owned();
+    assert!(dir.join("callq.db").is_file());
+    drop(server);
+    let started = std::time::Instant::now();
+    while TcpStream::connect(addr).await.is_ok() || dir.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still listening or still on disk"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -108,6 +108,11 @@ impl TestServer {
         &self.state().store
     }
 
+    /// The temporary directory of a [`Backend::Sqlite`] server's database.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.dirs.first().map(TempDir::path)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
