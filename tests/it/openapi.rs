@@ -115,7 +115,7 @@ async fn every_enumerated_query_value_is_accepted_and_no_other() {
     // The answer names its grouping with the same member names.
     let (_, stats) = ops_get(&server, &acme, "/api/v1/stats", "group_by=error_subcode").await;
     assert_eq!(stats["group_by"], "error_subcode");
-    server.server.shutdown().await;
+    server.shutdown().await;
 }
 
 #[tokio::test]
@@ -198,7 +198,7 @@ async fn every_documented_bound_holds_both_ways() {
     }
     // limit's minimum, the two ratings' ranges, three texts' lengths.
     assert!(bounds >= 8, "only {bounds} bounds documented");
-    server.server.shutdown().await;
+    server.shutdown().await;
 }
 
 #[tokio::test]
@@ -227,7 +227,7 @@ async fn documented_parameters_may_be_empty_and_undocumented_ones_are_refused() 
     );
     let (status, body) = ops_get(&server, &acme, "/api/v1/stats", "limit=5").await;
     assert_refused(status, &body, "limit", "stats limit");
-    server.server.shutdown().await;
+    server.shutdown().await;
 }
 
 fn request_body<'a>(doc: &'a Value, path: &str) -> &'a Value {
@@ -338,7 +338,7 @@ async fn the_ingest_bodies_are_required_as_documented() {
             .unwrap();
         assert_eq!(response.status(), status, "{body}");
     }
-    server.server.shutdown().await;
+    server.shutdown().await;
 }
 
 /// The media type of a `Content-Type` value, lower-cased.
@@ -459,5 +459,5 @@ async fn every_content_type_answered_is_documented_for_that_answer() {
             ),
         }
     }
-    server.server.shutdown().await;
+    server.shutdown().await;
 }
