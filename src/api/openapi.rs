@@ -84,9 +84,6 @@ struct Endpoint {
     responses: &'static [(&'static str, &'static str)],
 }
 
-const UCWA_BASE: &str =
-    "/ucwa/v1/applications/{applicationId}/communication/conversations/{conversationId}/audioVideo";
-
 const UCWA_TYPES: &[&str] = &[
     "application/json",
     "application/xml",
@@ -111,6 +108,8 @@ const UCWA_ERRORS: &[(&str, &str)] = &[
 ];
 
 fn ingest_endpoints() -> Vec<Endpoint> {
+    // The UCWA style's own route template, under its `Style` prefix.
+    let ucwa_base = crate::protocols::ucwa::audio_video();
     let graph_responses: &'static [(&str, &str)] = &[
         ("200", "Stored as one device_quality report; empty body"),
         (
@@ -143,7 +142,7 @@ fn ingest_endpoints() -> Vec<Endpoint> {
         Endpoint {
             method: HttpMethod::Post,
             path: leak(format!(
-                "{UCWA_BASE}/audioVideoSession/publishCallQualityFeedback"
+                "{ucwa_base}/audioVideoSession/publishCallQualityFeedback"
             )),
             summary: "UCWA publishCallQualityFeedback (mediaEndpoint, mediaQualityOfExperience)",
             tag: "ingest",
@@ -153,7 +152,7 @@ fn ingest_endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: HttpMethod::Post,
-            path: leak(format!("{UCWA_BASE}/reportMediaDiagnostics")),
+            path: leak(format!("{ucwa_base}/reportMediaDiagnostics")),
             summary: "UCWA reportMediaDiagnostics (errorCode, errorSubcode)",
             tag: "ingest",
             security: Some("ucwa_token"),
@@ -162,7 +161,7 @@ fn ingest_endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: HttpMethod::Get,
-            path: leak(format!("{UCWA_BASE}/audioVideoSession")),
+            path: leak(format!("{ucwa_base}/audioVideoSession")),
             summary: "UCWA audioVideoSession resource",
             tag: "ingest",
             security: Some("ucwa_token"),

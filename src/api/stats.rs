@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use super::params;
-use crate::app::AppState;
+use crate::state::Reads;
 use crate::store::query::{GroupBy, GroupStats};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,12 +44,12 @@ pub struct StatsAnswer {
     )
 )]
 pub async fn stats(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     uri: Uri,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let query = params::stats_query(&uri)?;
-    let groups = state.reads.stats(&tenant, &query).await?;
+    let groups = reads.stats(&tenant, &query).await?;
     Ok(Json(StatsAnswer {
         since: query.filter.since,
         until: query.filter.until,
