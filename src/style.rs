@@ -6,6 +6,12 @@
 //! the in-flight cap, an unknown `Content-Encoding`, the metric labels) asks
 //! [`Style::of_path`] whose error format to speak. The prefix strings are
 //! written here and nowhere else.
+//!
+//! A style is the HTTP side of a [`Protocol`]: the model records which
+//! protocol a report arrived in and knows nothing of URLs; the style adds
+//! where in the URL space that protocol is spoken. Names are the protocol's.
+
+use crate::model::Protocol;
 
 /// One wire style: a protocol module under `protocols/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,13 +28,18 @@ impl Style {
     /// Every style.
     pub const ALL: [Style; 3] = [Style::Ucwa, Style::Graph, Style::Plivo];
 
-    /// The style's name: metric label and log field.
-    pub const fn name(self) -> &'static str {
+    /// The protocol its reports are stored as.
+    pub const fn protocol(self) -> Protocol {
         match self {
-            Style::Ucwa => "ucwa",
-            Style::Graph => "graph",
-            Style::Plivo => "plivo",
+            Style::Ucwa => Protocol::Ucwa,
+            Style::Graph => Protocol::Graph,
+            Style::Plivo => Protocol::Plivo,
         }
+    }
+
+    /// The style's name (its protocol's): metric label and log field.
+    pub fn name(self) -> &'static str {
+        self.protocol().as_str()
     }
 
     /// The path prefixes the style owns, each ending in `/`. Graph has one
@@ -77,6 +88,8 @@ mod tests {
         for (path, style) in cases {
             assert_eq!(Style::of_path(path), style, "{path}");
         }
+        let names: Vec<_> = Style::ALL.into_iter().map(Style::name).collect();
+        assert_eq!(names, ["ucwa", "graph", "plivo"]);
         for style in Style::ALL {
             for prefix in style.prefixes() {
                 assert!(prefix.starts_with('/') && prefix.ends_with('/'));

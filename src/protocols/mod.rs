@@ -5,22 +5,37 @@
 //!
 //! # One layout for every style
 //!
-//! | file | what it holds |
-//! |---|---|
-//! | `mod.rs` | `router()`: the routes under the style's prefixes ([`Style::prefixes`]), including a catch-all answering 404 in the style's error body; `unavailable(headers, retry_after_secs)`: 503 + Retry-After in that body (database down, queue full, out of time); `unsupported_encoding(headers, coding)`: 415 for a `Content-Encoding` callq cannot decode |
-//! | `handler.rs` | the axum handlers; each ingest handler runs `accept`: `auth::authenticate`, the style's header checks, `read_body`, `request::decode_report` (off the async workers when the body is large), `meta.apply`, `make_storable`, [`Ingest::submit`]; and answers 2xx only after `Ok` |
-//! | `auth.rs` | `authenticate(credentials, headers, …)`: the caller's tenant, or the style's 401/403 |
-//! | `request.rs` | wire → model, pure (no axum state, no I/O): `decode_report(tenant, …, body)` returns the report or the style's error |
-//! | `error.rs` | the style's error type and body, and how a write failure reads in it (`from_write`) |
+//! The same file names for the same steps in `ucwa/`, `graph/` and `plivo/`:
+//! - `mod.rs`: `router()`, the routes under the style's prefixes
+//!   ([`Style::prefixes`]) with a catch-all answering 404 in the style's
+//!   error body; `unavailable(headers, retry_after_secs)`, 503 + Retry-After
+//!   in that body (database down, queue full, out of time);
+//!   `unsupported_encoding(headers, coding)`, 415 for a `Content-Encoding`
+//!   callq cannot decode.
+//! - `handler.rs`: the axum handlers. Each ingest handler takes the path
+//!   and headers it needs and a [`Submission`], and runs `accept`:
+//!   `auth::authenticate`, the style's header checks, `read_body`,
+//!   `request::decode_report` (off the async workers when the body is
+//!   large), `meta.apply`, `make_storable`, then [`Ingest::submit`]; it
+//!   answers 2xx only after `Ok`. Also the style's 404/405 answers.
+//! - `auth.rs`: `authenticate(credentials, headers, …)`, the caller's
+//!   tenant or the style's 401/403.
+//! - `request.rs`: wire → model, pure (no axum state, no I/O):
+//!   `decode_report(tenant, …, body)` returns the report or the style's
+//!   error.
+//! - `error.rs`: the style's error type and body, and what a write failure
+//!   becomes in it (`from_write`).
 //!
 //! Besides these, modules named for what they are: UCWA's `qoe` (MS-QoE
 //! streams), `media` (content negotiation), `enums`, `session` (the
-//! audioVideoSession resource), `xml_bounds`; Graph's `odata` (properties
-//! by EDM type) and `duration` (`Edm.Duration`); Plivo's `issue`.
+//! audioVideoSession resource) and `xml_bounds`; Graph's `odata`
+//! (properties by EDM type) and `duration` (`Edm.Duration`); Plivo's
+//! `issue`.
 //!
-//! A new style adds a [`Style`] variant with its prefixes (`src/style.rs`),
-//! a module here in this layout, and a line in [`router`], [`unavailable`]
-//! and [`unsupported_encoding`].
+//! A new style adds a [`Style`] variant with its prefixes (`src/style.rs`)
+//! and its `model::Protocol`, a module here in this layout, a line in
+//! [`router`], [`unavailable`] and [`unsupported_encoding`], and its
+//! operations in `api/openapi.rs`.
 
 pub mod graph;
 pub mod plivo;

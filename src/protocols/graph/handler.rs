@@ -34,24 +34,20 @@ pub async fn log_teleconference_device_quality(
 /// Graph's error body: token and role (401/403), User-Agent (400), body
 /// type (415), size (413), JSON (400) and schema (400).
 async fn accept(headers: &HeaderMap, submission: Submission) -> Result<(), GraphError> {
-    let Submission {
-        ingest,
-        credentials,
-        meta,
-        limit,
-        body,
-    } = submission;
-    let principal = authenticate(&credentials, headers)?;
+    let meta = submission.meta;
+    let principal = authenticate(&submission.credentials, headers)?;
     if meta.user_agent.is_none() {
         return Err(GraphError::bad_request(
             "The User-Agent header is required; send ApplicationName/Version.",
         ));
     }
     require_json(meta.content_type.as_deref())?;
-    let bytes = read_body(body, limit.0).await.map_err(|e| match e {
-        BodyError::TooLarge { limit } => GraphError::too_large(limit),
-        BodyError::Unreadable(_) => GraphError::bad_request(error::UNREADABLE_JSON),
-    })?;
+    let bytes = read_body(submission.body, submission.limit.0)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => GraphError::too_large(limit),
+            BodyError::Unreadable(_) => GraphError::bad_request(error::UNREADABLE_JSON),
+        })?;
     let tenant = principal.tenant.to_string();
     let mut report =
         decode_off_thread(bytes.len(), move || request::decode_report(&tenant, &bytes)).await?;
@@ -65,7 +61,8 @@ async fn accept(headers: &HeaderMap, submission: Submission) -> Result<(), Graph
         // identifies a retry just as an Idempotency-Key would.
         report.idempotency_key = error::client_request_id(headers);
     }
-    ingest
+    submission
+        .ingest
         .submit(report)
         .await
         .map(drop)

@@ -29,8 +29,13 @@ use crate::style::Style;
 /// The action's path under each version prefix.
 const ACTION: &str = "communications/calls/logTeleconferenceDeviceQuality";
 
+/// The action's path under `version`, one of `Style::Graph.prefixes()`.
+pub fn action_path(version: &str) -> String {
+    format!("{version}{ACTION}")
+}
+
 /// This style's routes: the action under both versions, and for anything
-/// else below the version prefixes [`handler::other_path`], which still
+/// else below the version prefixes `handler::other_path`, which still
 /// serves the spellings of the action Graph also takes and answers a
 /// Graph-style 404 for the rest.
 pub fn router() -> Router<AppState> {
@@ -39,7 +44,7 @@ pub fn router() -> Router<AppState> {
     let mut router = Router::new();
     for version in Style::Graph.prefixes() {
         router = router
-            .route(&format!("{version}{ACTION}"), action())
+            .route(&action_path(version), action())
             .route(&format!("{version}{{*rest}}"), any(handler::other_path));
     }
     router

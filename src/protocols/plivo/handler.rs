@@ -6,12 +6,9 @@
 //! 400, 422). Nothing is stored unless every check passed, and the 201 is sent
 //! only after the report is committed.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -20,59 +17,54 @@ use uuid::Uuid;
 use super::auth::authenticate;
 use super::error::PlivoError;
 use super::request::{self, body_text, call_uuid};
-use crate::auth::Credentials;
-use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
-use crate::ingest::Ingest;
+use crate::http::{BodyError, decode_off_thread, read_body};
+use crate::protocols::Submission;
 
 /// Plivo's success text for a stored feedback.
 pub const POSTED: &str = "Feedback has been posted";
 
 /// `POST /v1/Call/{call_uuid}/Feedback/`: stores one feedback report.
 pub async fn post_feedback(
-    State(ingest): State<Ingest>,
-    State(credentials): State<Arc<Credentials>>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    meta: RequestMeta,
-    BodyLimit(limit): BodyLimit,
-    body: Body,
+    submission: Submission,
 ) -> Response {
-    match accept(&ingest, &credentials, path, &headers, meta, limit, body).await {
+    match accept(path, &headers, submission).await {
         Ok(posted) => posted.into_response(),
         Err(error) => error.into_response(),
     }
 }
 
+/// Every step between the request and its commit, in the order of the
+/// module's doc.
 async fn accept(
-    ingest: &Ingest,
-    credentials: &Credentials,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
-    meta: RequestMeta,
-    limit: usize,
-    body: Body,
+    submission: Submission,
 ) -> Result<Posted, PlivoError> {
-    let principal = authenticate(credentials, headers)?;
+    let principal = authenticate(&submission.credentials, headers)?;
     // A path segment that does not even decode is as wrong a call UUID as any.
     let Path(raw_uuid) = path.map_err(|_| PlivoError::BadCallUuid)?;
     let call = call_uuid(&raw_uuid)?;
-    let body = read_body(body, limit).await.map_err(|e| match e {
-        BodyError::TooLarge { limit } => PlivoError::BodyTooLarge { limit },
-        BodyError::Unreadable(_) => PlivoError::MalformedBody,
-    })?;
+    let body = read_body(submission.body, submission.limit.0)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => PlivoError::BodyTooLarge { limit },
+            BodyError::Unreadable(_) => PlivoError::MalformedBody,
+        })?;
     if body_text(&body)?.trim().is_empty() {
-        count_empty_body(meta.user_agent.as_deref());
+        count_empty_body(submission.meta.user_agent.as_deref());
     }
     let tenant = principal.tenant.to_string();
     let mut report = decode_off_thread(body.len(), move || {
         request::decode_report(&tenant, call, &body)
     })
     .await?;
-    meta.apply(&mut report);
+    submission.meta.apply(&mut report);
     report
         .make_storable()
         .map_err(|e| PlivoError::Unstorable(e.to_string()))?;
-    match ingest.submit(report).await {
+    match submission.ingest.submit(report).await {
         Ok(committed) => Ok(Posted::new(committed.id)),
         Err(e) => {
             tracing::warn!(error = %e, "plivo feedback not stored");

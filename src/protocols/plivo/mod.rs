@@ -26,16 +26,22 @@ use crate::state::AppState;
 use crate::style::Style;
 
 /// The feedback endpoint below the style's prefix.
-const FEEDBACK: &str = "Call/{call_uuid}/Feedback";
+const FEEDBACK: &str = "Call/{call_uuid}/Feedback/";
+
+/// The feedback endpoint's route, as Plivo documents it (with the slash).
+pub fn feedback_path() -> String {
+    format!("{}{FEEDBACK}", Style::Plivo.prefix())
+}
 
 /// This style's routes: the feedback endpoint (with and without its trailing
 /// slash, as clients differ) and a catch-all for the rest of the prefix.
 pub fn router() -> Router<AppState> {
     let prefix = Style::Plivo.prefix();
+    let path = feedback_path();
     let feedback = || post(handler::post_feedback).fallback(handler::method_not_allowed);
     Router::new()
-        .route(&format!("{prefix}{FEEDBACK}/"), feedback())
-        .route(&format!("{prefix}{FEEDBACK}"), feedback())
+        .route(&path, feedback())
+        .route(path.trim_end_matches('/'), feedback())
         .route(prefix, any(handler::not_found))
         .route(&format!("{prefix}{{*rest}}"), any(handler::not_found))
 }

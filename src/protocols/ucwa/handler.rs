@@ -60,24 +60,19 @@ async fn accept(
     headers: &HeaderMap,
     submission: Submission,
 ) -> Result<(), UcwaError> {
-    let Submission {
-        ingest,
-        credentials,
-        meta,
-        limit,
-        body,
-    } = submission;
-    let principal = authenticate(&credentials, headers, auth::scopes(op))?;
+    let principal = authenticate(&submission.credentials, headers, auth::scopes(op))?;
     check_revision(headers)?;
     let call_id = call_id(uri)?;
     let declared = media::request_format(headers).map_err(|u| match u {
         Unsupported::Type(t) => UcwaError::unsupported_media_type(&format!("Content-Type '{t}'")),
         Unsupported::Charset(c) => UcwaError::unsupported_media_type(&format!("charset '{c}'")),
     })?;
-    let bytes = read_body(body, limit.0).await.map_err(|e| match e {
-        BodyError::TooLarge { limit } => UcwaError::too_large(limit),
-        BodyError::Unreadable(why) => UcwaError::malformed(&why),
-    })?;
+    let bytes = read_body(submission.body, submission.limit.0)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => UcwaError::too_large(limit),
+            BodyError::Unreadable(why) => UcwaError::malformed(&why),
+        })?;
     let tenant = principal.tenant.to_string();
     // Decoding (and the MS-QoE extraction) is CPU work proportional to the
     // body: a large body is decoded off the async workers.
@@ -85,11 +80,12 @@ async fn accept(
         request::decode_report(&tenant, op, call_id, declared, &bytes)
     })
     .await?;
-    meta.apply(&mut report);
+    submission.meta.apply(&mut report);
     report
         .make_storable()
         .map_err(|e| UcwaError::invalid_parameter(e.field, &e.to_string()))?;
-    ingest
+    submission
+        .ingest
         .submit(report)
         .await
         .map_err(|e| UcwaError::from_write(&e))?;
