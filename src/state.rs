@@ -116,3 +116,37 @@ async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The handler modules depend on the state's parts, never on the
+    /// assembly that wires them (`app.rs` imports them, not the reverse).
+    #[test]
+    fn no_handler_module_imports_the_assembly() {
+        fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src.join("protocols"), &mut files);
+        rust_files(&src.join("api"), &mut files);
+        assert!(files.len() > 10, "found the modules: {files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                !text.contains("crate::app"),
+                "{} imports the assembly",
+                file.display()
+            );
+        }
+    }
+}
