@@ -25,8 +25,11 @@ use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
 use crate::in_flight::InFlightCap;
 use crate::serve::{ConnectionLimits, Serving};
-use crate::state::AppState;
 use crate::store::{RequestTicket, StoreError};
+
+/// The router's state lives in `state.rs`; this path stays for the tests
+/// that name it here.
+pub use crate::state::AppState;
 
 /// The ingest benchmark's modes, at the path the tests name them by.
 #[cfg(feature = "bench-modes")]
