@@ -72,13 +72,11 @@ impl AppState {
                 id: report.id,
                 duplicate: false,
             }),
-            IngestMode::InsertPerRequest => match self.store.insert_one(&report).await {
-                Ok(stored) => Ok(Committed {
-                    id: stored.id,
-                    duplicate: stored.duplicate,
-                }),
-                Err(_) => Err(WriteError::Unavailable),
-            },
+            IngestMode::InsertPerRequest => self
+                .store
+                .insert_one(&report)
+                .await
+                .map_err(|_| WriteError::Unavailable),
         }
     }
 }

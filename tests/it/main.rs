@@ -13,5 +13,6 @@ mod hostile_input;
 mod isolation;
 mod plivo;
 mod quality;
+mod store_schema;
 mod truth;
 mod ucwa;
