@@ -142,7 +142,7 @@ fn is_transient(e: &sqlx::Error) -> bool {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLite BUSY/LOCKED and their extended codes (BUSY_SNAPSHOT, …);
                 // INTERRUPT (9): a read-pool statement stopped at its deadline
-                // (`read_pool`), a "not now" like PostgreSQL's 57014.
+                // (`read/pool.rs`), a "not now" like PostgreSQL's 57014.
                 return code
                     .parse::<i32>()
                     .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 9));
