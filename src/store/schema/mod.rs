@@ -1,7 +1,7 @@
 //! The column lists: every stored column named once, with its model field
 //! type, in column order. The inserts (PostgreSQL `UNNEST`, SQLite
 //! `VALUES`), their binds and the row mapping of every read are generated
-//! from these lists ([`table`]); how each type is stored is [`value`].
+//! from these lists (`table.rs`); how each type is stored is `value.rs`.
 //!
 //! To add a column: add the field to the model, one line here, and a
 //! migration per backend. The schema test (`tests::sqlite_schema_matches_the_column_lists`
@@ -192,13 +192,14 @@ fn schema_differences(
     problems
 }
 
-/// [`schema_differences`] against PostgreSQL's catalog
+/// The differences (see `schema_differences`) against PostgreSQL's catalog
 /// (`information_schema.columns`: `table_name, column_name, udt_name`).
 pub fn postgres_schema_differences(catalog: &[(String, String, String)]) -> Vec<String> {
     schema_differences(catalog, |c| c.pg_type)
 }
 
-/// [`schema_differences`] against SQLite's (`pragma_table_info`: table, `name`, `type`).
+/// The differences (see `schema_differences`) against SQLite's catalog
+/// (`pragma_table_info`: table, `name`, `type`).
 pub fn sqlite_schema_differences(catalog: &[(String, String, String)]) -> Vec<String> {
     schema_differences(catalog, |c| c.sqlite_type)
 }
