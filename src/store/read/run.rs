@@ -39,6 +39,8 @@ pub(crate) enum Rows {
 }
 
 impl Rows {
+    /// The rows in order. One of the two slices is empty: one iterator type
+    /// for either backend.
     pub fn iter(&self) -> impl Iterator<Item = StoredRow<'_>> {
         let (pg, sqlite) = match self {
             Rows::Pg(rows) => (rows.as_slice(), &[][..]),
