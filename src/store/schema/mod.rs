@@ -152,39 +152,56 @@ pub(crate) const TABLES: [(&str, &[table::Column]); 3] = [
     (IngestClaims::NAME, IngestClaims::COLUMNS),
 ];
 
-/// The differences between the column lists and what a database's catalog
-/// says (`(table, column, type)` rows, as the catalog names types), one
-/// line each: columns missing on either side or with another type.
-/// Empty when they agree.
+/// One column as a database's catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CatalogColumn {
+    pub table: String,
+    pub name: String,
+    /// The type as the catalog names it (PostgreSQL `udt_name`, SQLite's
+    /// declared type).
+    pub ty: String,
+    pub nullable: bool,
+}
+
+/// The differences between the column lists and a database's `catalog`,
+/// one line each: a column missing on either side, or with another type
+/// or nullability (an `Option` field in a `NOT NULL` column, or the
+/// reverse). Empty when they agree.
 fn schema_differences(
-    catalog: &[(String, String, String)],
+    catalog: &[CatalogColumn],
     type_of: fn(&table::Column) -> &'static str,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for (table, columns) in TABLES {
         for column in columns {
-            match catalog
-                .iter()
-                .find(|(t, c, _)| t == table && c == column.name)
-            {
-                None => problems.push(format!(
-                    "{table}.{} is in the column list but not in the migrations",
-                    column.name
-                )),
-                Some((_, _, ty)) if !ty.eq_ignore_ascii_case(type_of(column)) => {
-                    problems.push(format!(
-                        "{table}.{} is {ty} in the migrations but {} in the column list",
-                        column.name,
-                        type_of(column)
-                    ))
-                }
-                Some(_) => {}
+            let name = column.name;
+            let Some(found) = catalog.iter().find(|c| c.table == table && c.name == name) else {
+                problems.push(format!(
+                    "{table}.{name} is in the column list but not in the migrations"
+                ));
+                continue;
+            };
+            if !found.ty.eq_ignore_ascii_case(type_of(column)) {
+                problems.push(format!(
+                    "{table}.{name} is {} in the migrations but {} in the column list",
+                    found.ty,
+                    type_of(column)
+                ));
+            }
+            if found.nullable != column.nullable {
+                let null = |n: bool| if n { "NULL-able" } else { "NOT NULL" };
+                problems.push(format!(
+                    "{table}.{name} is {} in the migrations but {} in the column list",
+                    null(found.nullable),
+                    null(column.nullable)
+                ));
             }
         }
-        for (_, name, _) in catalog.iter().filter(|(t, _, _)| t == table) {
-            if !columns.iter().any(|c| c.name == name) {
+        for found in catalog.iter().filter(|c| c.table == table) {
+            if !columns.iter().any(|c| c.name == found.name) {
                 problems.push(format!(
-                    "{table}.{name} is in the migrations but not in the column list"
+                    "{table}.{} is in the migrations but not in the column list",
+                    found.name
                 ));
             }
         }
@@ -192,26 +209,31 @@ fn schema_differences(
     problems
 }
 
-/// The differences (see `schema_differences`) against PostgreSQL's catalog
-/// (`information_schema.columns`: `table_name, column_name, udt_name`).
-pub fn postgres_schema_differences(catalog: &[(String, String, String)]) -> Vec<String> {
+/// The differences (see `schema_differences`) against PostgreSQL's catalog,
+/// as [`POSTGRES_CATALOG_SQL`] reads it.
+pub fn postgres_schema_differences(catalog: &[CatalogColumn]) -> Vec<String> {
     schema_differences(catalog, |c| c.pg_type)
 }
 
-/// The differences (see `schema_differences`) against SQLite's catalog
-/// (`pragma_table_info`: table, `name`, `type`).
-pub fn sqlite_schema_differences(catalog: &[(String, String, String)]) -> Vec<String> {
+/// The differences (see `schema_differences`) against SQLite's catalog,
+/// as [`SQLITE_CATALOG_SQL`] reads it.
+pub fn sqlite_schema_differences(catalog: &[CatalogColumn]) -> Vec<String> {
     schema_differences(catalog, |c| c.sqlite_type)
 }
 
-/// The query that reads PostgreSQL's catalog for [`postgres_schema_differences`].
-pub const POSTGRES_CATALOG_SQL: &str = "SELECT table_name::text, column_name::text, udt_name::text \
+/// PostgreSQL's catalog of the listed tables (`information_schema.columns`),
+/// as [`CatalogColumn`] rows.
+pub const POSTGRES_CATALOG_SQL: &str = "SELECT table_name::text AS \"table\", \
+       column_name::text AS name, udt_name::text AS ty, is_nullable = 'YES' AS nullable \
      FROM information_schema.columns \
-     WHERE table_schema = current_schema() AND table_name IN ('reports', 'media_streams', 'ingest_claims') \
+     WHERE table_schema = current_schema() \
+       AND table_name IN ('reports', 'media_streams', 'ingest_claims') \
      ORDER BY table_name, ordinal_position";
 
-/// The query that reads SQLite's catalog for [`sqlite_schema_differences`].
-pub const SQLITE_CATALOG_SQL: &str = "SELECT t.name, c.name, c.type \
+/// SQLite's catalog of the listed tables (`pragma_table_info`), as
+/// [`CatalogColumn`] rows.
+pub const SQLITE_CATALOG_SQL: &str = "SELECT t.name AS \"table\", c.name AS name, c.type AS ty, \
+       c.\"notnull\" = 0 AS nullable \
      FROM sqlite_schema t JOIN pragma_table_info(t.name) c \
      WHERE t.type = 'table' AND t.name IN ('reports', 'media_streams', 'ingest_claims') \
      ORDER BY t.name, c.cid";
@@ -229,7 +251,7 @@ mod tests {
         let crate::store::Store::Sqlite(pool) = &store else {
             unreachable!("a sqlite: URL opens SQLite")
         };
-        let catalog: Vec<(String, String, String)> = sqlx::query_as(SQLITE_CATALOG_SQL)
+        let catalog: Vec<CatalogColumn> = sqlx::query_as(SQLITE_CATALOG_SQL)
             .fetch_all(pool)
             .await
             .unwrap();
@@ -239,21 +261,32 @@ mod tests {
 
     #[test]
     fn differences_are_found_both_ways_with_names() {
-        let mut catalog: Vec<(String, String, String)> = TABLES
+        let mut catalog: Vec<CatalogColumn> = TABLES
             .iter()
             .flat_map(|(t, cols)| {
-                cols.iter()
-                    .map(|c| (t.to_string(), c.name.to_owned(), c.pg_type.to_owned()))
+                cols.iter().map(|c| CatalogColumn {
+                    table: t.to_string(),
+                    name: c.name.to_owned(),
+                    ty: c.pg_type.to_owned(),
+                    nullable: c.nullable,
+                })
             })
             .collect();
         assert!(postgres_schema_differences(&catalog).is_empty());
-        catalog.retain(|(t, c, _)| !(t == "media_streams" && c == "mos"));
-        catalog.push(("reports".into(), "extra".into(), "text".into()));
-        catalog[0].2 = "text".into(); // reports.id
+        catalog.retain(|c| !(c.table == "media_streams" && c.name == "mos"));
+        catalog.push(CatalogColumn {
+            table: "reports".into(),
+            name: "extra".into(),
+            ty: "text".into(),
+            nullable: true,
+        });
+        catalog[0].ty = "text".into(); // reports.id
+        catalog[1].nullable = true; // reports.tenant
         assert_eq!(
             postgres_schema_differences(&catalog),
             vec![
                 "reports.id is text in the migrations but uuid in the column list",
+                "reports.tenant is NULL-able in the migrations but NOT NULL in the column list",
                 "reports.extra is in the migrations but not in the column list",
                 "media_streams.mos is in the column list but not in the migrations",
             ]

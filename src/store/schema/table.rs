@@ -35,6 +35,8 @@ pub(crate) struct Column {
     pub pg_type: &'static str,
     /// Its declared type in SQLite.
     pub sqlite_type: &'static str,
+    /// Whether it takes NULL (its field is an `Option`).
+    pub nullable: bool,
 }
 
 impl Column {
@@ -45,6 +47,7 @@ impl Column {
             pg_insert: T::PG_INSERT,
             pg_type: T::PG_COLUMN,
             sqlite_type: T::SQLITE_COLUMN,
+            nullable: T::NULLABLE,
         }
     }
 }

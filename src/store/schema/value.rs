@@ -38,6 +38,8 @@ pub(crate) trait ToColumn {
     const PG_COLUMN: &'static str;
     /// The declared type of the SQLite column.
     const SQLITE_COLUMN: &'static str;
+    /// Whether the column takes NULL (the field is an `Option`).
+    const NULLABLE: bool = false;
     type Pg<'a>: Encode<'a, Postgres> + Type<Postgres> + PgHasArrayType + 'a
     where
         Self: 'a;
@@ -50,7 +52,7 @@ pub(crate) trait ToColumn {
 
 /// Types sqlx stores as they are on both backends.
 macro_rules! as_is {
-    ($($ty:ty => $pg:literal, $lite:literal, |$v:ident| $enc:expr, $pg_ty:ty;)+) => {$(
+    ($($ty:ty => $pg:literal, $lite:literal, null: $null:literal, |$v:ident| $enc:expr, $pg_ty:ty;)+) => {$(
         impl FromColumn for $ty {
             fn from_pg(row: &PgRow, column: &str) -> Result<Self, StoreError> {
                 Ok(row.try_get(column)?)
@@ -63,6 +65,7 @@ macro_rules! as_is {
             const PG_ELEMENT: &'static str = $pg;
             const PG_COLUMN: &'static str = $pg;
             const SQLITE_COLUMN: &'static str = $lite;
+            const NULLABLE: bool = $null;
             type Pg<'a> = $pg_ty;
             type Sqlite<'a> = $pg_ty;
             fn to_pg(&self) -> Self::Pg<'_> {
@@ -78,15 +81,15 @@ macro_rules! as_is {
 }
 
 as_is! {
-    i32 => "int4", "INTEGER", |v| *v, i32;
-    Option<i32> => "int4", "INTEGER", |v| *v, Option<i32>;
-    Option<i64> => "int8", "INTEGER", |v| *v, Option<i64>;
-    Option<f64> => "float8", "REAL", |v| *v, Option<f64>;
-    bool => "bool", "INTEGER", |v| *v, bool;
-    String => "text", "TEXT", |v| v.as_str(), &'a str;
-    Option<String> => "text", "TEXT", |v| v.as_deref(), Option<&'a str>;
-    Vec<u8> => "bytea", "BLOB", |v| v.as_slice(), &'a [u8];
-    Option<Vec<u8>> => "bytea", "BLOB", |v| v.as_deref(), Option<&'a [u8]>;
+    i32 => "int4", "INTEGER", null: false, |v| *v, i32;
+    Option<i32> => "int4", "INTEGER", null: true, |v| *v, Option<i32>;
+    Option<i64> => "int8", "INTEGER", null: true, |v| *v, Option<i64>;
+    Option<f64> => "float8", "REAL", null: true, |v| *v, Option<f64>;
+    bool => "bool", "INTEGER", null: false, |v| *v, bool;
+    String => "text", "TEXT", null: false, |v| v.as_str(), &'a str;
+    Option<String> => "text", "TEXT", null: true, |v| v.as_deref(), Option<&'a str>;
+    Vec<u8> => "bytea", "BLOB", null: false, |v| v.as_slice(), &'a [u8];
+    Option<Vec<u8>> => "bytea", "BLOB", null: true, |v| v.as_deref(), Option<&'a [u8]>;
 }
 
 /// Aggregates only read back (counts, averages): no column stores them.
@@ -168,6 +171,7 @@ macro_rules! named {
             const PG_ELEMENT: &'static str = "text";
             const PG_COLUMN: &'static str = "text";
             const SQLITE_COLUMN: &'static str = "TEXT";
+            const NULLABLE: bool = true;
             type Pg<'a> = Option<&'static str>;
             type Sqlite<'a> = Option<&'a str>;
             fn to_pg(&self) -> Option<&'static str> {
