@@ -187,9 +187,12 @@ macro_rules! table {
                 $($key: &'q [$key_ty],)?
                 rows: &'q [&'q $model],
             ) -> $crate::store::schema::table::PgQuery<'q> {
-                use $crate::store::schema::value::ToColumn as _;
-                $(let q = q.bind($key.iter().map(|k| k.to_pg()).collect::<Vec<_>>());)?
-                $(let q = q.bind(rows.iter().map(|&r| r.$field.to_pg()).collect::<Vec<_>>());)+
+                use $crate::store::schema::value::ToColumn;
+                $(let q = q.bind($key.iter().map(<$key_ty>::to_pg).collect::<Vec<_>>());)?
+                // `<$ty>::`: the listed type, which must be the field's.
+                $(let q = q.bind(
+                    rows.iter().map(|&r| <$ty as ToColumn>::to_pg(&r.$field)).collect::<Vec<_>>(),
+                );)+
                 q
             }
 
@@ -200,9 +203,9 @@ macro_rules! table {
                 $($key: &'q $key_ty,)?
                 row: &'q $model,
             ) -> $crate::store::schema::table::SqliteQuery<'q> {
-                use $crate::store::schema::value::ToColumn as _;
-                $(let q = q.bind($key.to_sqlite());)?
-                $(let q = q.bind(row.$field.to_sqlite());)+
+                use $crate::store::schema::value::ToColumn;
+                $(let q = q.bind(<$key_ty as ToColumn>::to_sqlite($key));)?
+                $(let q = q.bind(<$ty as ToColumn>::to_sqlite(&row.$field));)+
                 q
             }
 
