@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
-use crate::app::AppState;
 use crate::model::{Kind, MediaStream, Protocol, Report};
+use crate::state::Reads;
 use crate::store::CallReport;
 
 /// The call at a glance.
@@ -203,13 +203,15 @@ pub fn summarize(reports: &[&Report]) -> Option<CallSummary> {
     responses(
         (status = 200, description = "Reports and summary", body = CallView),
         (status = 400, description = "`call_id` is not percent-encoded UTF-8, or holds U+0000", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
         (status = 404, description = "No report about this call for this tenant", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn get_call(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     call_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CallView>, ApiError> {
@@ -221,8 +223,7 @@ pub async fn get_call(
             "the character U+0000 (%00) is not allowed",
         ));
     }
-    let (reports, truncated) = state
-        .reads
+    let (reports, truncated) = reads
         .call_reports(&tenant, &call_id, MAX_CALL_REPORTS, MAX_INLINE_TEXT_BYTES)
         .await?;
     let summary = {

@@ -11,9 +11,11 @@ mod calls;
 mod error;
 mod export;
 pub mod openapi;
+mod openapi_ingest;
 mod params;
 mod reports;
 mod stats;
+mod strict_query;
 mod ui;
 
 pub use error::ApiError;
@@ -21,7 +23,7 @@ pub use error::ApiError;
 use axum::Router;
 use axum::routing::{any, get};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The read API's routes, and `/openapi.json`.
 pub fn router() -> Router<AppState> {
