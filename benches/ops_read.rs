@@ -256,6 +256,7 @@ async fn main() {
                 ops: vec![OpsCredential {
                     token: OPS_TOKEN.parse().expect("a long enough token"),
                 }],
+                retention_days: None,
             },
             Tenant {
                 id: "globex".into(),
@@ -263,6 +264,7 @@ async fn main() {
                 graph: vec![],
                 plivo: vec![],
                 ops: vec![],
+                retention_days: None,
             },
         ],
         // The 7- and 30-day overviews over 1M reports take longer than the

@@ -19,6 +19,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod in_flight;
 pub mod ingest;
+pub mod maintenance;
 pub mod model;
 pub mod protocols;
 pub mod serve;

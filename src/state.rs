@@ -16,6 +16,7 @@ use axum::extract::FromRef;
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::ingest::Ingest;
+use crate::maintenance::Maintenance;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
@@ -36,6 +37,9 @@ pub struct AppState {
     pub store: Store,
     /// The read API's own pool.
     pub reads: Reads,
+    /// Partitions ahead and retention, run periodically (stopped at shutdown).
+    #[from_ref(skip)]
+    pub maintenance: Arc<Maintenance>,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
 }
@@ -62,6 +66,7 @@ impl AppState {
             ))),
         )?;
         migrate_with_retry(&store).await?;
+        let maintenance = Arc::new(Maintenance::start(store.clone(), settings).await);
         let reads = Store::open_read(
             settings.database_url(),
             &ReadOptions {
@@ -87,6 +92,7 @@ impl AppState {
             writer,
             store,
             reads: Reads(reads),
+            maintenance,
             credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
             settings: Arc::new(settings.clone()),
         })

@@ -45,7 +45,47 @@ pub fn validate(s: &Settings) -> Result<(), ConfigProblem> {
     validate_limits(s)?;
     validate_connections(s)?;
     validate_database_url(s)?;
-    validate_tenants(s)
+    validate_tenants(s)?;
+    validate_retention(s)
+}
+
+/// Longest retention accepted, in days (100 years): a larger number is a
+/// typo, and would overflow the cut-off's date arithmetic.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// Partitioning and retention (docs/partitioning-and-retention.md).
+fn validate_retention(s: &Settings) -> Result<(), ConfigProblem> {
+    if let Err(e) = s.partition_width.parse::<crate::store::PartitionWidth>() {
+        return Err(ConfigProblem::new("partition_width", e.to_string()));
+    }
+    if !(1..=366).contains(&s.partitions_ahead) {
+        return Err(ConfigProblem::new(
+            "partitions_ahead",
+            "must be between 1 and 366",
+        ));
+    }
+    if s.retention_days > MAX_RETENTION_DAYS {
+        return Err(ConfigProblem::new(
+            "retention_days",
+            format!("must be at most {MAX_RETENTION_DAYS} (0 keeps forever)"),
+        ));
+    }
+    if !(1..=100_000).contains(&s.retention_batch_rows) {
+        return Err(ConfigProblem::new(
+            "retention_batch_rows",
+            "must be between 1 and 100000",
+        ));
+    }
+    at_least_one("maintenance_interval_secs", s.maintenance_interval_secs)?;
+    for (i, t) in s.tenants.iter().enumerate() {
+        if t.retention_days.is_some_and(|d| d > MAX_RETENTION_DAYS) {
+            return Err(ConfigProblem::tenant(
+                format!("[{i}].retention_days"),
+                format!("must be at most {MAX_RETENTION_DAYS} (0 keeps forever)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A count or a duration of 0 would let nothing through.
@@ -192,6 +232,7 @@ mod tests {
             graph: vec![],
             plivo: vec![],
             ops: vec![],
+            retention_days: None,
         }
     }
 
