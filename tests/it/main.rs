@@ -16,6 +16,7 @@ mod graph;
 mod health;
 mod hostile_input;
 mod openapi;
+mod partitioning;
 mod plivo;
 mod quality;
 mod read_isolation;
