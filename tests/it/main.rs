@@ -20,6 +20,7 @@ mod partitioning;
 mod plivo;
 mod quality;
 mod read_isolation;
+mod retention;
 mod shutdown;
 mod store;
 mod store_schema;
