@@ -1035,7 +1035,7 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
     drop(cluster);
 }
 
-/// The illustrative MS-QoE document of reference/ms-qoe.md §8.
+/// The illustrative MS-QoE document of docs/reference/ms-qoe.md §8.
 const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
 
 #[tokio::test]
@@ -1068,7 +1068,7 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         );
         assert_eq!(report.streams.len(), 1, "{content_type}");
         let s = &report.streams[0];
-        // ms-qoe.md §8 "Expected extraction", in model units.
+        // docs/reference/ms-qoe.md §8 "Expected extraction", in model units.
         assert_eq!(s.modality, Some(callq::model::Modality::Audio));
         assert_eq!(s.label.as_deref(), Some("main-audio"));
         assert_eq!(s.avg_inbound_jitter_ms, Some(4.0));
