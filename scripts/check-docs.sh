@@ -44,7 +44,7 @@ done < <(
       where = part[1] ":" part[2]
       match($0, /docs\/[A-Za-z0-9_.\/-]+\.(md|png)$/)
       print where "\t" substr($0, RSTART, RLENGTH)
-    }'
+    }' | sort -u
 )
 
 # 2. Relative links in README.md and docs/**/*.md.
