@@ -92,7 +92,7 @@ fn report(tenant: &str, n: u64, total: u64, days: u64) -> Report {
             r.rating = Some(rating);
             if rating < 5.0 {
                 r.issues = vec![ISSUES[(h % 6) as usize].to_owned()];
-                if h % 3 == 0 {
+                if h.is_multiple_of(3) {
                     r.issues.push(ISSUES[((h / 7) % 6) as usize].to_owned());
                     r.issues.dedup();
                 }
@@ -101,7 +101,7 @@ fn report(tenant: &str, n: u64, total: u64, days: u64) -> Report {
         }
         (Protocol::Graph, _) => {
             r.device_name = Some(
-                if h % 2 == 0 {
+                if h.is_multiple_of(2) {
                     "Cisco SX80"
                 } else {
                     "Poly G7500"

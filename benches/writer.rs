@@ -43,7 +43,7 @@ fn report(n: u64) -> Report {
     );
     r.device_name = Some("Cisco SX80".into());
     r.user_agent = Some("bench/1.0".into());
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         r.streams = (0..3)
             .map(|i| MediaStream {
                 ordinal: i,

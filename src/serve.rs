@@ -27,7 +27,7 @@
 //! keep-alive time included, so a 10 s header timer would also end every
 //! keep-alive connection after 10 s idle. callq keeps the two apart (as
 //! nginx does with `client_header_timeout` and `keepalive_timeout`) by
-//! watching the connection itself: [`Activity`] sees the bytes read and the
+//! watching the connection itself: `Activity` sees the bytes read and the
 //! requests handled, and the connection task sleeps until the deadline of
 //! the phase the connection is in, checking again at least every quarter of
 //! the shorter timer (so a timer fires at most a quarter late; waking the

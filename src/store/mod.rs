@@ -268,7 +268,7 @@ impl Store {
     /// Inserts `reports` (and their streams) in one transaction, one
     /// statement on PostgreSQL. The result has one entry per input, in
     /// order: written, a retry of an earlier report (its id), or a key reused
-    /// for another request (see [`claims`]). Either all are committed or
+    /// for another request (see `claims`). Either all are committed or
     /// none. `retry_window`: how long an identical keyless request is a
     /// retry (zero: never).
     pub async fn insert_batch_within(

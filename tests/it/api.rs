@@ -13,7 +13,8 @@ use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::support::{TestServer, TestTenant};
+use crate::support::wire::json_body;
+use crate::support::{TestServer, TestTenant, assert_close};
 
 fn t0() -> DateTime<Utc> {
     "2026-03-10T08:00:00Z".parse().unwrap()
@@ -234,36 +235,6 @@ fn as_accepted(r: &Report) -> Report {
     r
 }
 
-async fn ingest(server: &TestServer, reports: &[Report]) {
-    for r in reports {
-        let c = server
-            .server
-            .state()
-            .commit(r.clone())
-            .await
-            .expect("committed");
-        assert!(!c.duplicate);
-    }
-}
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server
-        .client
-        .get(server.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
-async fn get_json(server: &TestServer, token: &str, path: &str) -> Value {
-    let response = get(server, token, path).await;
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 /// Every row of the list for `query`, following `next_cursor` with pages of `limit`.
 async fn all_pages(
     server: &TestServer,
@@ -279,7 +250,7 @@ async fn all_pages(
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page = get_json(server, &t.ops_token, &path).await;
+        let page = server.ops_json(&t.ops_token, &path).await;
         pages += 1;
         let got = page["reports"].as_array().unwrap();
         assert!(got.len() <= limit);
@@ -313,14 +284,14 @@ fn expected_order(reports: &[&Report]) -> Vec<String> {
 async fn a_call_is_found_across_styles_with_its_summary() {
     let (server, acme, globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
-    ingest(
-        &server,
-        &[plivo(&globex.id, "shared-call-1", 26 * 60 + 5, 5.0, &[])],
-    )
-    .await;
+    server.commit_all(&reports).await;
+    server
+        .commit_all(&[plivo(&globex.id, "shared-call-1", 26 * 60 + 5, 5.0, &[])])
+        .await;
 
-    let call = get_json(&server, &acme.ops_token, "/api/v1/calls/shared-call-1").await;
+    let call = server
+        .ops_json(&acme.ops_token, "/api/v1/calls/shared-call-1")
+        .await;
     assert_eq!(call["call_id"], "shared-call-1");
     let got: Vec<(&str, &str)> = call["reports"]
         .as_array()
@@ -369,7 +340,7 @@ async fn a_call_is_found_across_styles_with_its_summary() {
 
     // UCWA call ids carry a slash: as is, or percent-encoded.
     for path in ["/api/v1/calls/app1/conv1", "/api/v1/calls/app1%2Fconv1"] {
-        let call = get_json(&server, &acme.ops_token, path).await;
+        let call = server.ops_json(&acme.ops_token, path).await;
         assert_eq!(call["call_id"], "app1/conv1");
         assert_eq!(call["summary"]["reports"], 2);
         assert_eq!(
@@ -378,63 +349,56 @@ async fn a_call_is_found_across_styles_with_its_summary() {
         );
     }
     // And the list finds the same reports by call_id.
-    let list = get_json(
-        &server,
-        &acme.ops_token,
-        "/api/v1/reports?call_id=app1%2Fconv1",
-    )
-    .await;
+    let list = server
+        .ops_json(&acme.ops_token, "/api/v1/reports?call_id=app1%2Fconv1")
+        .await;
     assert_eq!(list["reports"].as_array().unwrap().len(), 2);
 
-    let missing = get(&server, &acme.ops_token, "/api/v1/calls/no-such-call").await;
+    let missing = server
+        .ops_get(&acme.ops_token, "/api/v1/calls/no-such-call")
+        .await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_report_reads_back_whole_with_streams_and_raw_payload() {
     let (server, acme, globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
+    server.commit_all(&reports).await;
     let graph = reports
         .iter()
         .find(|r| r.protocol == Protocol::Graph)
         .unwrap();
-    let body = get_json(
-        &server,
-        &acme.ops_token,
-        &format!("/api/v1/reports/{}", graph.id),
-    )
-    .await;
+    let body = server
+        .ops_json(&acme.ops_token, &format!("/api/v1/reports/{}", graph.id))
+        .await;
     let read: Report = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(read, as_accepted(graph));
     assert_eq!(body["raw_payload"], graph.raw_payload.as_str());
 
-    let other = get(
-        &server,
-        &globex.ops_token,
-        &format!("/api/v1/reports/{}", graph.id),
-    )
-    .await;
+    let other = server
+        .ops_get(&globex.ops_token, &format!("/api/v1/reports/{}", graph.id))
+        .await;
     assert_eq!(
         other.status(),
         404,
         "another tenant's report does not exist for globex"
     );
-    let bad = get(&server, &acme.ops_token, "/api/v1/reports/not-a-uuid").await;
+    let bad = server
+        .ops_get(&acme.ops_token, "/api/v1/reports/not-a-uuid")
+        .await;
     assert_eq!(bad.status(), 400);
     let bad: Value = bad.json().await.unwrap();
     assert_eq!(bad["parameter"], "id");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn filters_combine() {
     let (server, acme, _globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
+    server.commit_all(&reports).await;
 
     type Pick = Box<dyn Fn(&Report) -> bool>;
     let cases: Vec<(&str, Pick)> = vec![
@@ -491,14 +455,13 @@ async fn filters_combine() {
         let (rows, _) = all_pages(&server, &acme, query, 1000).await;
         assert_eq!(ids(&rows), expected_order(&expected), "{query}");
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn pagination_returns_every_row_exactly_once() {
     let (server, acme, _globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
+    server.commit_all(&reports).await;
     let all: Vec<&Report> = reports.iter().collect();
     for limit in [1, 2, 3, 5, 22, 100] {
         let (rows, pages) = all_pages(&server, &acme, "", limit).await;
@@ -514,20 +477,23 @@ async fn pagination_returns_every_row_exactly_once() {
     assert_eq!(ids(&rows), expected_order(&plivo_only));
 
     // Rows arriving between pages do not shift the pages already read.
-    let page = get_json(&server, &acme.ops_token, "/api/v1/reports?limit=4").await;
+    let page = server
+        .ops_json(&acme.ops_token, "/api/v1/reports?limit=4")
+        .await;
     let first = page["reports"].as_array().unwrap().clone();
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    ingest(&server, &[plivo(&acme.id, "newest", 60 * 48, 5.0, &[])]).await;
-    let next = get_json(
-        &server,
-        &acme.ops_token,
-        &format!("/api/v1/reports?limit=4&cursor={cursor}"),
-    )
-    .await;
+    server
+        .commit_all(&[plivo(&acme.id, "newest", 60 * 48, 5.0, &[])])
+        .await;
+    let next = server
+        .ops_json(
+            &acme.ops_token,
+            &format!("/api/v1/reports?limit=4&cursor={cursor}"),
+        )
+        .await;
     let order = expected_order(&all);
     assert_eq!(ids(&first), order[..4]);
     assert_eq!(ids(next["reports"].as_array().unwrap()), order[4..8]);
-    server.server.shutdown().await;
 }
 
 fn parse_csv(text: &str) -> Vec<BTreeMap<String, String>> {
@@ -572,7 +538,7 @@ fn as_field(v: &Value) -> String {
 async fn csv_streams_the_same_rows_as_json() {
     let (server, acme, globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
+    server.commit_all(&reports).await;
     // Enough rows for several internal pages (1000 each) of the export.
     let bulk: Vec<Report> = (0..2_345)
         .map(|i| {
@@ -586,11 +552,9 @@ async fn csv_streams_the_same_rows_as_json() {
         })
         .collect();
     server.store().insert_batch(&bulk).await.unwrap();
-    ingest(
-        &server,
-        &[plivo(&globex.id, "globex-only", 10, 3.0, &["ECHO"])],
-    )
-    .await;
+    server
+        .commit_all(&[plivo(&globex.id, "globex-only", 10, 3.0, &["ECHO"])])
+        .await;
 
     for (query, accept) in [
         ("format=csv", None),
@@ -642,7 +606,6 @@ async fn csv_streams_the_same_rows_as_json() {
         }
         assert!(csv_rows.iter().all(|r| r["call_id"] != "globex-only"));
     }
-    server.server.shutdown().await;
 }
 
 // ---- statistics, by hand --------------------------------------------------
@@ -723,28 +686,6 @@ fn expected_group(reports: &[&Report]) -> Value {
     })
 }
 
-/// Equal as JSON, numbers within 1e-9 (SQL and Rust may sum in another order).
-fn assert_close(got: &Value, want: &Value, at: &str) {
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: {a} != {b}");
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "{at}: lengths");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_close(x, y, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                assert_close(a.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
-            }
-        }
-        _ => assert_eq!(got, want, "{at}"),
-    }
-}
-
 /// Reports by the group key they should fall under.
 type Expected<'a> = BTreeMap<Option<String>, Vec<&'a Report>>;
 
@@ -764,8 +705,8 @@ fn check_groups(answer: &Value, expected: &Expected) {
 async fn stats_match_values_computed_by_hand() {
     let (server, acme, globex) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
-    ingest(&server, &fixture(&globex.id)[..5]).await;
+    server.commit_all(&reports).await;
+    server.commit_all(&fixture(&globex.id)[..5]).await;
 
     let day1: Vec<&Report> = reports
         .iter()
@@ -773,12 +714,12 @@ async fn stats_match_values_computed_by_hand() {
         .collect();
 
     // One group over the day.
-    let answer = get_json(
-        &server,
-        &acme.ops_token,
-        "/api/v1/stats?since=2026-03-10&until=2026-03-11",
-    )
-    .await;
+    let answer = server
+        .ops_json(
+            &acme.ops_token,
+            "/api/v1/stats?since=2026-03-10&until=2026-03-11",
+        )
+        .await;
     assert_eq!(answer["since"], "2026-03-10T00:00:00Z");
     assert_eq!(answer["group_by"], Value::Null);
     check_groups(&answer, &BTreeMap::from([(None, day1.clone())]));
@@ -791,12 +732,12 @@ async fn stats_match_values_computed_by_hand() {
             .or_default()
             .push(r);
     }
-    let answer = get_json(
-        &server,
-        &acme.ops_token,
-        "/api/v1/stats?since=2026-03-10&until=2026-03-11&group_by=protocol",
-    )
-    .await;
+    let answer = server
+        .ops_json(
+            &acme.ops_token,
+            "/api/v1/stats?since=2026-03-10&until=2026-03-11&group_by=protocol",
+        )
+        .await;
     check_groups(&answer, &by_protocol);
 
     // By kind, device, day and hour over everything.
@@ -821,12 +762,9 @@ async fn stats_match_values_computed_by_hand() {
         ),
     ];
     for (by, expected) in cases {
-        let answer = get_json(
-            &server,
-            &acme.ops_token,
-            &format!("/api/v1/stats?group_by={by}"),
-        )
-        .await;
+        let answer = server
+            .ops_json(&acme.ops_token, &format!("/api/v1/stats?group_by={by}"))
+            .await;
         check_groups(&answer, &expected);
     }
 
@@ -840,20 +778,21 @@ async fn stats_match_values_computed_by_hand() {
             by_issue.entry(Some(i.clone())).or_default().push(r);
         }
     }
-    let answer = get_json(&server, &acme.ops_token, "/api/v1/stats?group_by=issue").await;
+    let answer = server
+        .ops_json(&acme.ops_token, "/api/v1/stats?group_by=issue")
+        .await;
     check_groups(&answer, &by_issue);
 
     // An empty range still answers one (empty) group.
-    let empty = get_json(
-        &server,
-        &acme.ops_token,
-        "/api/v1/stats?since=2020-01-01&until=2020-01-02",
-    )
-    .await;
+    let empty = server
+        .ops_json(
+            &acme.ops_token,
+            "/api/v1/stats?since=2020-01-01&until=2020-01-02",
+        )
+        .await;
     assert_eq!(empty["groups"].as_array().unwrap().len(), 1);
     assert_eq!(empty["groups"][0]["reports"], 0);
     assert_eq!(empty["groups"][0]["rating"]["mean"], Value::Null);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -861,8 +800,8 @@ async fn a_tenant_never_sees_another_tenants_data() {
     let (server, acme, globex) = TestServer::postgres().await;
     let acme_reports = fixture(&acme.id);
     let globex_reports: Vec<Report> = fixture(&globex.id).into_iter().take(7).collect();
-    ingest(&server, &acme_reports).await;
-    ingest(&server, &globex_reports).await;
+    server.commit_all(&acme_reports).await;
+    server.commit_all(&globex_reports).await;
 
     for (t, own) in [(&acme, &acme_reports), (&globex, &globex_reports)] {
         let own_ids: BTreeSet<String> = own.iter().map(|r| r.id.to_string()).collect();
@@ -874,12 +813,8 @@ async fn a_tenant_never_sees_another_tenants_data() {
             t.id
         );
         let csv = server
-            .client
-            .get(server.url("/api/v1/reports?format=csv"))
-            .bearer_auth(&t.ops_token)
-            .send()
+            .ops_get(&t.ops_token, "/api/v1/reports?format=csv")
             .await
-            .unwrap()
             .text()
             .await
             .unwrap();
@@ -888,31 +823,29 @@ async fn a_tenant_never_sees_another_tenants_data() {
             .map(|r| r["id"].clone())
             .collect();
         assert_eq!(csv_ids, own_ids);
-        let stats = get_json(&server, &t.ops_token, "/api/v1/stats").await;
+        let stats = server.ops_json(&t.ops_token, "/api/v1/stats").await;
         assert_eq!(stats["groups"][0]["reports"], own.len());
         // The same call id exists for both; each sees only its own reports.
-        let call = get_json(
-            &server,
-            &t.ops_token,
-            "/api/v1/calls/0b8e3f9a-1c2d-4e5f-8a9b-0c1d2e3f4a01",
-        )
-        .await;
+        let call = server
+            .ops_json(
+                &t.ops_token,
+                "/api/v1/calls/0b8e3f9a-1c2d-4e5f-8a9b-0c1d2e3f4a01",
+            )
+            .await;
         assert_eq!(call["reports"].as_array().unwrap().len(), 1);
         assert_eq!(call["reports"][0]["tenant"], t.id.as_str());
     }
     // Ids of the other tenant are not found.
     for r in &globex_reports {
-        let response = get(
-            &server,
-            &acme.ops_token,
-            &format!("/api/v1/reports/{}", r.id),
-        )
-        .await;
+        let response = server
+            .ops_get(&acme.ops_token, &format!("/api/v1/reports/{}", r.id))
+            .await;
         assert_eq!(response.status(), 404);
     }
-    let only_acme = get(&server, &globex.ops_token, "/api/v1/calls/app1/conv2").await;
+    let only_acme = server
+        .ops_get(&globex.ops_token, "/api/v1/calls/app1/conv2")
+        .await;
     assert_eq!(only_acme.status(), 404);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -936,15 +869,9 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         ("/api/v1/stats?limit=5", "limit"),
         ("/api/v1/reports/12345", "id"),
     ] {
-        let response = get(&server, &acme.ops_token, path).await;
+        let response = server.ops_get(&acme.ops_token, path).await;
         assert_eq!(response.status(), 400, "{path}");
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json")
-        );
-        let body: Value = response.json().await.unwrap();
+        let body = json_body(response).await;
         assert_eq!(body["error"], "invalid_parameter", "{path}");
         assert_eq!(body["parameter"], parameter, "{path}");
         assert!(!body["message"].as_str().unwrap().is_empty());
@@ -962,19 +889,20 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         response.json::<Value>().await.unwrap()["error"],
         "method_not_allowed"
     );
-    let response = get(&server, &acme.ops_token, "/api/v1/nothing-here").await;
+    let response = server
+        .ops_get(&acme.ops_token, "/api/v1/nothing-here")
+        .await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"],
         "not_found"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_missing_or_wrong_token_is_401() {
     let (server, acme, _globex) = TestServer::postgres().await;
-    ingest(&server, &fixture(&acme.id)[..2]).await;
+    server.commit_all(&fixture(&acme.id)[..2]).await;
     let paths = [
         "/api/v1/reports",
         "/api/v1/reports?format=csv",
@@ -985,7 +913,7 @@ async fn a_missing_or_wrong_token_is_401() {
         "/api/v1/reports?protocol=sip",
     ];
     for path in paths {
-        let none = server.client.get(server.url(path)).send().await.unwrap();
+        let none = server.get(path).await;
         assert_eq!(none.status(), 401, "{path}");
         assert!(
             none.headers()["www-authenticate"]
@@ -1000,7 +928,7 @@ async fn a_missing_or_wrong_token_is_401() {
             acme.graph_token.as_str(),
             acme.ucwa_token.as_str(),
         ] {
-            let wrong = get(&server, token, path).await;
+            let wrong = server.ops_get(token, path).await;
             assert_eq!(wrong.status(), 401, "{path} with {token}");
             assert!(
                 wrong.headers()["www-authenticate"]
@@ -1018,20 +946,14 @@ async fn a_missing_or_wrong_token_is_401() {
             .unwrap();
         assert_eq!(basic.status(), 401, "{path} with Basic");
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn metrics_show_requests_commits_and_the_writer_after_ingest() {
     let (server, acme, _globex) = TestServer::postgres().await;
-    ingest(&server, &fixture(&acme.id)).await;
-    get_json(&server, &acme.ops_token, "/api/v1/stats").await;
-    let _ = server
-        .client
-        .get(server.url("/api/v1/stats"))
-        .send()
-        .await
-        .unwrap();
+    server.commit_all(&fixture(&acme.id)).await;
+    server.ops_json(&acme.ops_token, "/api/v1/stats").await;
+    let _ = server.get("/api/v1/stats").await;
     let text = server.metrics().await;
     let value = |series: &str| -> f64 {
         crate::support::metric_value(&text, series)
@@ -1055,7 +977,6 @@ async fn metrics_show_requests_commits_and_the_writer_after_ingest() {
             >= 1.0
     );
     assert!(text.contains("# HELP callq_writer_rejected_total"));
-    server.server.shutdown().await;
 }
 
 /// The global fallback's body: what a path no router knows gets.
@@ -1066,15 +987,7 @@ fn is_global_404(status: u16, body: &str) -> bool {
 #[tokio::test]
 async fn the_openapi_document_matches_the_real_routes() {
     let (server, acme, _globex) = TestServer::postgres().await;
-    let doc: Value = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = server.get("/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let mut checked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
@@ -1135,7 +1048,6 @@ async fn the_openapi_document_matches_the_real_routes() {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is not documented");
     }
-    server.server.shutdown().await;
 }
 
 // ---- SQLite gives the same answers ----------------------------------------
@@ -1225,5 +1137,4 @@ async fn sqlite_answers_the_read_queries_like_postgres() {
         assert_close(&a, &b, &format!("{group_by:?}"));
     }
     lite.close().await;
-    server.server.shutdown().await;
 }

@@ -158,29 +158,12 @@ async fn server_with_known_data() -> (TestServer, TestTenant, usize) {
     let (server, acme, globex) = TestServer::postgres().await;
     let reports = known_reports(&acme.id);
     let n = reports.len();
-    for r in reports {
-        server.server.state().commit(r).await.expect("committed");
-    }
+    server.commit_all(&reports).await;
     // Another tenant's report never shows.
     server
-        .server
-        .state()
         .commit(plivo(&globex.id, SHARED_CALL, 5, 1.0, &["ECHO"]))
-        .await
-        .unwrap();
+        .await;
     (server, acme, n)
-}
-
-async fn api(server: &TestServer, token: &str, path_and_query: &str) -> Value {
-    let response = server
-        .client
-        .get(server.url(path_and_query))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path_and_query}");
-    response.json().await.unwrap()
 }
 
 fn docs(name: &str) -> std::path::PathBuf {
@@ -280,24 +263,24 @@ async fn the_page_is_served_from_the_binary_with_strict_headers() {
 #[tokio::test]
 async fn the_device_filter_narrows_reports() {
     let (server, acme, _) = server_with_known_data().await;
-    let page = api(
-        &server,
-        &acme.ops_token,
-        "/api/v1/reports?device=Basement%20Cisco%20SX10&limit=100",
-    )
-    .await;
+    let page = server
+        .ops_json(
+            &acme.ops_token,
+            "/api/v1/reports?device=Basement%20Cisco%20SX10&limit=100",
+        )
+        .await;
     let rows = page["reports"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert!(
         rows.iter()
             .all(|r| r["device_name"] == "Basement Cisco SX10")
     );
-    let none = api(
-        &server,
-        &acme.ops_token,
-        "/api/v1/reports?device=basement%20cisco%20sx10",
-    )
-    .await;
+    let none = server
+        .ops_json(
+            &acme.ops_token,
+            "/api/v1/reports?device=basement%20cisco%20sx10",
+        )
+        .await;
     assert_eq!(none["reports"].as_array().unwrap().len(), 0, "exact match");
 }
 
@@ -309,14 +292,11 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
         let token = acme.ops_token.clone();
         async move {
             let r = server
-                .client
-                .get(server.url(&format!(
-                    "/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}"
-                )))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
+                .ops_get(
+                    &token,
+                    &format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv{q}"),
+                )
+                .await;
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
@@ -343,12 +323,8 @@ async fn a_spreadsheet_safe_export_neutralizes_formulas_and_the_plain_one_is_unc
     assert_eq!(plain.lines().count(), safe.lines().count());
 
     let r = server
-        .client
-        .get(server.url("/api/v1/reports?csv_safe=true"))
-        .bearer_auth(&acme.ops_token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(&acme.ops_token, "/api/v1/reports?csv_safe=true")
+        .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["parameter"], "csv_safe");
@@ -477,19 +453,18 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     let until = browser.attr(&shown, "data-until").await.unwrap();
     let range = format!("since={since}&until={until}");
     let token = &acme.ops_token;
-    let totals = api(&server, token, &format!("/api/v1/stats?{range}")).await;
+    let totals = server
+        .ops_json(token, &format!("/api/v1/stats?{range}"))
+        .await;
     let all = &totals["groups"][0];
     assert_eq!(
         all["reports"],
         json!(total),
         "the default range (24 h) holds every report"
     );
-    let plivo = api(
-        &server,
-        token,
-        &format!("/api/v1/stats?{range}&protocol=plivo"),
-    )
-    .await;
+    let plivo = server
+        .ops_json(token, &format!("/api/v1/stats?{range}&protocol=plivo"))
+        .await;
     let pl = &plivo["groups"][0];
 
     let tile = |id: &'static str| {
@@ -574,14 +549,11 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     assert_eq!(issues, api_issues, "fewer than ten issues: all shown");
     let shown_codes = bars("error-codes").await;
     let codes = server
-        .client
-        .get(server.url(&format!(
-            "/api/v1/stats?{range}&protocol=ucwa&group_by=error_code"
-        )))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(
+            token,
+            &format!("/api/v1/stats?{range}&protocol=ucwa&group_by=error_code"),
+        )
+        .await;
     assert_eq!(codes.status(), 200);
     {
         let codes: Value = codes.json().await.unwrap();
@@ -607,12 +579,9 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
         assert!(got.contains(&("RemoteFailure".to_owned(), 3)), "{got:?}");
     }
     // Worst devices: the API's device groups with a poor rate, worst first.
-    let devices = api(
-        &server,
-        token,
-        &format!("/api/v1/stats?{range}&group_by=device"),
-    )
-    .await;
+    let devices = server
+        .ops_json(token, &format!("/api/v1/stats?{range}&group_by=device"))
+        .await;
     let mut expected: Vec<(String, f64)> = devices["groups"]
         .as_array()
         .unwrap()
@@ -681,12 +650,9 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
     let shown = browser.wait_for("#range-shown").await;
     let since = browser.attr(&shown, "data-since").await.unwrap();
     let until = browser.attr(&shown, "data-until").await.unwrap();
-    let hour = api(
-        &server,
-        token,
-        &format!("/api/v1/stats?since={since}&until={until}"),
-    )
-    .await;
+    let hour = server
+        .ops_json(token, &format!("/api/v1/stats?since={since}&until={until}"))
+        .await;
     same(
         tile("tile-reports").await,
         &hour["groups"][0]["reports"],
@@ -721,12 +687,12 @@ async fn the_overview_shows_the_apis_numbers_for_its_range() {
         browser.attr(&shown, "data-until").await.unwrap(),
         format!("{to}:00Z")
     );
-    let custom = api(
-        &server,
-        token,
-        &format!("/api/v1/stats?since={from}:00Z&until={to}:00Z"),
-    )
-    .await;
+    let custom = server
+        .ops_json(
+            token,
+            &format!("/api/v1/stats?since={from}:00Z&until={to}:00Z"),
+        )
+        .await;
     let in_custom = custom["groups"][0]["reports"].as_i64().unwrap();
     assert!(in_custom > 0 && in_custom < total as i64, "{in_custom}");
     same(
@@ -783,7 +749,7 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
     wait_for_rows(&browser, "cursor=").await;
     let second = shown_ids(&browser).await;
     assert_eq!(first.len() + second.len(), total);
-    let all = api(&server, token, "/api/v1/reports?limit=1000").await;
+    let all = server.ops_json(token, "/api/v1/reports?limit=1000").await;
     let expected: Vec<String> = all["reports"]
         .as_array()
         .unwrap()
@@ -808,7 +774,9 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
         .await;
     wait_for_rows(&browser, "protocol=graph").await;
     let graph_rows = shown_ids(&browser).await;
-    let api_graph = api(&server, token, "/api/v1/reports?protocol=graph").await;
+    let api_graph = server
+        .ops_json(token, "/api/v1/reports?protocol=graph")
+        .await;
     assert_eq!(
         graph_rows.len(),
         api_graph["reports"].as_array().unwrap().len()
@@ -832,12 +800,12 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
         ))
         .await;
     wait_for_rows(&browser, "issue=ECHO").await;
-    let api_rated = api(
-        &server,
-        token,
-        "/api/v1/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO",
-    )
-    .await;
+    let api_rated = server
+        .ops_json(
+            token,
+            "/api/v1/reports?protocol=plivo&min_rating=3&max_rating=4&issue=ECHO",
+        )
+        .await;
     assert_eq!(
         shown_ids(&browser).await.len(),
         api_rated["reports"].as_array().unwrap().len()
@@ -862,14 +830,11 @@ async fn the_explorer_filters_pages_and_downloads_csv() {
         .downloaded("callq-reports-spreadsheet-safe.csv")
         .await;
     let from_api = server
-        .client
-        .get(server.url(&format!(
-            "/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true"
-        )))
-        .bearer_auth(token)
-        .send()
+        .ops_get(
+            token,
+            &format!("/api/v1/reports?call_id={SHARED_CALL}&format=csv&csv_safe=true"),
+        )
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();

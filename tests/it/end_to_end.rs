@@ -2,72 +2,56 @@
 //! ingested as UCWA (JSON and XML), Graph and Plivo are found by call id,
 //! listed, summarized and counted, and only by their own tenant.
 
-use base64::Engine;
 use serde_json::Value;
 
+use crate::support::wire::{
+    GRAPH_BETA, GRAPH_SEED, GRAPH_SEED_CALL as GRAPH_CALL, MS_QOE_SAMPLE, PLIVO_CALL,
+    UCWA_DIAGNOSTICS, UCWA_FEEDBACK,
+};
 use crate::support::{TestServer, TestTenant};
 
-const GRAPH_SEED: &str = include_str!("../data/graph-seed-002.json");
-const GRAPH_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
-const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
-const PLIVO_CALL: &str = "b38149eb-b8fe-45d5-85b2-78ee4424788f";
-const UCWA_AV: &str = "/ucwa/v1/applications/192/communication/conversations/137/audioVideo";
-
+/// One report in each style: Plivo feedback, Graph device quality (beta),
+/// UCWA feedback with an MS-QoE document (JSON) and diagnostics (XML).
 async fn ingest_one_of_each(server: &TestServer, t: &TestTenant) {
-    let c = &server.client;
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", t.plivo_auth_id, t.plivo_auth_token));
-    let r = c
-        .post(server.url(&format!("/v1/Call/{PLIVO_CALL}/Feedback/")))
-        .header("authorization", format!("Basic {basic}"))
-        .header("content-type", "application/json")
-        .body(r#"{"issues": ["ECHO", "AUDIO_LAG"], "rating": "3", "notes": "echo on the far end"}"#)
+    let r = server
+        .plivo(
+            t,
+            PLIVO_CALL,
+            r#"{"issues": ["ECHO", "AUDIO_LAG"], "rating": "3", "notes": "echo on the far end"}"#,
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let r = c
-        .post(server.url("/beta/communications/calls/logTeleconferenceDeviceQuality"))
-        .header("authorization", format!("Bearer {}", t.graph_token))
-        .header("content-type", "application/json")
-        .header("user-agent", "CVI-Bot/2.1")
-        .body(GRAPH_SEED)
+    let r = server
+        .graph(GRAPH_BETA, &t.graph_token, GRAPH_SEED)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let feedback =
-        serde_json::json!({"mediaEndpoint": "ws-fin-0142", "mediaQualityOfExperience": VQ_REPORT});
-    let r = c
-        .post(server.url(&format!(
-            "{UCWA_AV}/audioVideoSession/publishCallQualityFeedback"
-        )))
-        .header("authorization", format!("Bearer {}", t.ucwa_token))
-        .header("content-type", "application/json")
-        .body(feedback.to_string())
+    let feedback = serde_json::json!({"mediaEndpoint": "ws-fin-0142", "mediaQualityOfExperience": MS_QOE_SAMPLE});
+    let r = server
+        .ucwa(
+            UCWA_FEEDBACK,
+            &t.ucwa_token,
+            "application/json",
+            feedback.to_string(),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c
-        .post(server.url(&format!("{UCWA_AV}/reportMediaDiagnostics")))
-        .header("authorization", format!("Bearer {}", t.ucwa_token))
-        .header("content-type", "application/xml")
-        .body("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\n  <property name=\"errorCode\">TooManyRequests</property>\n  <property name=\"errorSubcode\">MediaNegotiationFailure</property>\n</input>")
+    let r = server
+        .ucwa(UCWA_DIAGNOSTICS, &t.ucwa_token, "application/xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<input xmlns=\"http://schemas.microsoft.com/rtc/2012/03/ucwa\">\n  <property name=\"errorCode\">TooManyRequests</property>\n  <property name=\"errorSubcode\">MediaNegotiationFailure</property>\n</input>")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
 }
 
-async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
-    let r = server
-        .client
-        .get(server.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+/// Status and JSON body (null when there is none) of an ops GET.
+async fn read(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let r = server.ops_get(token, path).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -79,7 +63,7 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     let ops = &acme.ops_token;
 
     // Listing and filters.
-    let (status, all) = get(&server, ops, "/api/v1/reports").await;
+    let (status, all) = read(&server, ops, "/api/v1/reports").await;
     assert_eq!(status, 200);
     assert_eq!(all["reports"].as_array().unwrap().len(), 4);
     for (filter, call_id) in [
@@ -89,14 +73,14 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
         ("issue=ECHO", PLIVO_CALL),
         ("max_rating=3", PLIVO_CALL),
     ] {
-        let (_, page) = get(&server, ops, &format!("/api/v1/reports?{filter}")).await;
+        let (_, page) = read(&server, ops, &format!("/api/v1/reports?{filter}")).await;
         let rows = page["reports"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "{filter}: {page}");
         assert_eq!(rows[0]["call_id"], call_id, "{filter}");
     }
 
     // The Graph call: three streams in common units and an E-model MOS on the audio one.
-    let (status, call) = get(&server, ops, &format!("/api/v1/calls/{GRAPH_CALL}")).await;
+    let (status, call) = read(&server, ops, &format!("/api/v1/calls/{GRAPH_CALL}")).await;
     assert_eq!(status, 200, "{call}");
     let report = &call["reports"][0];
     assert_eq!(report["device_name"], "TestAgent");
@@ -112,7 +96,7 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     assert_eq!(summary["worst_loss_pct"], 0.06, "{summary}");
 
     // The UCWA conversation: feedback with its MS-QoE stream, and the diagnosis.
-    let (status, call) = get(&server, ops, "/api/v1/calls/192%2F137").await;
+    let (status, call) = read(&server, ops, "/api/v1/calls/192%2F137").await;
     assert_eq!(status, 200, "{call}");
     assert_eq!(call["reports"].as_array().unwrap().len(), 2);
     let summary = &call["summary"];
@@ -129,7 +113,7 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     );
 
     // The Plivo call: rating and issues.
-    let (_, call) = get(&server, ops, &format!("/api/v1/calls/{PLIVO_CALL}")).await;
+    let (_, call) = read(&server, ops, &format!("/api/v1/calls/{PLIVO_CALL}")).await;
     assert_eq!(call["summary"]["rating"], 3.0);
     assert_eq!(
         call["reports"][0]["raw_payload"],
@@ -137,7 +121,7 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     );
 
     // Stats by protocol.
-    let (_, stats) = get(&server, ops, "/api/v1/stats?group_by=protocol").await;
+    let (_, stats) = read(&server, ops, "/api/v1/stats?group_by=protocol").await;
     let count = |key: &str| {
         stats["groups"]
             .as_array()
@@ -155,14 +139,13 @@ async fn reports_ingested_through_every_style_are_found_listed_summarized_and_co
     assert_eq!(call["truncated"], false);
 
     // Another tenant sees none of it.
-    let (_, theirs) = get(&server, &globex.ops_token, "/api/v1/reports").await;
+    let (_, theirs) = read(&server, &globex.ops_token, "/api/v1/reports").await;
     assert_eq!(theirs["reports"].as_array().unwrap().len(), 0);
-    let (status, _) = get(
+    let (status, _) = read(
         &server,
         &globex.ops_token,
         &format!("/api/v1/calls/{GRAPH_CALL}"),
     )
     .await;
     assert_eq!(status, 404);
-    server.server.shutdown().await;
 }

@@ -2,14 +2,14 @@
 //! beta, over real HTTP against a real PostgreSQL.
 
 use callq::model::{Kind, MediaStream, Modality, Protocol, mos};
-use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{self, TestServer, TestTenant, pg};
-
-/// Seed 002's example request body, byte for byte (the fenced JSON block).
-const SEED_EXAMPLE: &str = include_str!("../data/graph-seed-002.json");
+use crate::support::wire::{
+    GRAPH_BETA as ACTION_BETA, GRAPH_SEED as SEED_EXAMPLE, GRAPH_SEED_CALL as SEED_CALL,
+    GRAPH_V1 as ACTION_V1, graph_error,
+};
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 /// What msgraph-sdk 1.65.0 / msgraph-beta-sdk 1.66.0 (Python) sent for the
 /// same example (docs/reference/sdk-wire.md §2): one line, no trailing newline.
@@ -18,45 +18,8 @@ const SDK_BODY: &str = r##"{"quality": {"callChainId": "0622673d-9f69-49b3-9d4f-
 const SEED_SHA256: &str = "d721d176e645bf7142ae51f9f8406130e0c7671b7f79426a44c4178491ee8821";
 const SDK_SHA256: &str = "4f9210d6b7337a0776a20b1714e8e61bc71b17a21badd4e1fe98e1c54088b86b";
 
-const SEED_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
-const ACTION_V1: &str = "/v1.0/communications/calls/logTeleconferenceDeviceQuality";
-const ACTION_BETA: &str = "/beta/communications/calls/logTeleconferenceDeviceQuality";
-
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// A POST of `body` as the official SDK sends it (JSON, a User-Agent, a bearer token).
-fn post(server: &TestServer, path: &str, token: &str, body: impl Into<String>) -> RequestBuilder {
-    server
-        .client
-        .post(server.url(path))
-        .header("content-type", "application/json")
-        .header("user-agent", "python-httpx/0.28.1 kiota-python/1.16.0")
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.into())
-}
-
-/// Asserts a Graph error answer and returns its message.
-async fn graph_error(response: reqwest::Response, status: u16, code: &str) -> String {
-    assert_eq!(response.status(), status);
-    let request_id = response.headers()["request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(!request_id.is_empty());
-    assert_eq!(response.headers()["x-request-id"], request_id.as_str());
-    assert!(response.headers().contains_key("client-request-id"));
-    let body: Value = response.json().await.unwrap();
-    let error = &body["error"];
-    assert_eq!(error["code"], code, "{body}");
-    assert_eq!(error["innerError"]["request-id"], request_id.as_str());
-    let date = error["innerError"]["date"].as_str().unwrap();
-    assert!(
-        chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S").is_ok(),
-        "{date}"
-    );
-    error["message"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -70,7 +33,8 @@ fn the_embedded_bodies_are_the_published_ones_byte_for_byte() {
 async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and_v1() {
     let (server, acme, globex) = TestServer::postgres().await;
     for path in [ACTION_BETA, ACTION_V1] {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
@@ -85,11 +49,7 @@ async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and
     assert_eq!(server.count(&acme.id).await, 2);
     assert_eq!(server.count(&globex.id).await, 0);
 
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports.len(), 2);
     for report in &reports {
         assert_eq!(report.protocol, Protocol::Graph);
@@ -135,7 +95,6 @@ async fn the_seed_example_is_stored_as_one_report_with_three_streams_on_beta_and
         }
         assert_estimated_mos_on_audio_only(&report.streams);
     }
-    server.server.shutdown().await;
 }
 
 /// The metric values every item of the seed and SDK bodies carries, in model units.
@@ -202,11 +161,7 @@ async fn the_python_sdk_body_is_accepted_on_both_versions() {
         assert_eq!(r.status(), 200, "{path}");
         assert!(r.bytes().await.unwrap().is_empty());
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports.len(), 2);
     for report in &reports {
         assert_eq!(report.raw_payload, SDK_BODY);
@@ -226,7 +181,6 @@ async fn the_python_sdk_body_is_accepted_on_both_versions() {
         report.streams.iter().for_each(assert_seed_metrics);
         assert_estimated_mos_on_audio_only(&report.streams);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -248,17 +202,14 @@ async fn video_rates_days_and_cloud_service_fields_are_stored() {
     video["mediaDuration"] = json!("P1DT2H");
     q["mediaQualityList"][2]["mediaDuration"] = json!("1 day, 2:00:00");
     let text = body.to_string();
-    let r = post(&server, ACTION_V1, &acme.graph_token, text.clone())
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, text.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let call = "aaaaaaaa-9f69-49b3-9d4f-5ec64f42ecce";
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, call)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, call).await;
     assert_eq!(
         reports.len(),
         1,
@@ -292,7 +243,6 @@ async fn video_rates_days_and_cloud_service_fields_are_stored() {
     assert_eq!(video.avg_outbound_frame_rate, Some(30.0));
     assert_eq!(video.media_duration_ms, Some(93_600_000.0));
     assert_eq!(report.streams[2].media_duration_ms, Some(93_600_000.0));
-    server.server.shutdown().await;
 }
 
 /// The seed example with one change made by `edit`.
@@ -416,7 +366,8 @@ async fn schema_violations_are_400_naming_the_property_and_nothing_is_stored() {
     ];
     for (path, edit) in cases {
         let body = seed_with(edit);
-        let r = post(&server, ACTION_V1, &acme.graph_token, body)
+        let r = server
+            .graph(ACTION_V1, &acme.graph_token, body)
             .send()
             .await
             .unwrap();
@@ -427,14 +378,14 @@ async fn schema_violations_are_400_naming_the_property_and_nothing_is_stored() {
         );
     }
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
     let (server, acme, _) = TestServer::postgres().await;
     for body in ["", "{", "{\"quality\": }", "[1, 2", "quality=1"] {
-        let r = post(&server, ACTION_V1, &acme.graph_token, body)
+        let r = server
+            .graph(ACTION_V1, &acme.graph_token, body)
             .send()
             .await
             .unwrap();
@@ -445,7 +396,8 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
         );
     }
     // A JSON value that is not an object.
-    let r = post(&server, ACTION_V1, &acme.graph_token, "[]")
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, "[]")
         .send()
         .await
         .unwrap();
@@ -481,14 +433,16 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
 
     // Over the body limit (1 MiB by default).
     let padded = seed_with(|b| b["quality"]["padding"] = json!("x".repeat(1 << 20)));
-    let r = post(&server, ACTION_V1, &acme.graph_token, padded)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, padded)
         .send()
         .await
         .unwrap();
     graph_error(r, 413, "RequestEntityTooLarge").await;
 
     // Content-Type with parameters is still JSON.
-    let r = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
         .header("content-type", "application/json; charset=utf-8")
         .send()
         .await
@@ -499,7 +453,6 @@ async fn unreadable_bodies_and_bad_headers_are_refused_and_nothing_is_stored() {
         1,
         "only the last, valid request is stored"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -532,40 +485,28 @@ async fn missing_or_unknown_tokens_are_401_and_a_token_without_the_role_is_403()
         let message = graph_error(r, 401, "InvalidAuthenticationToken").await;
         assert!(!message.is_empty(), "{authorization:?}");
     }
-    let r = post(
-        &server,
-        ACTION_BETA,
-        &acme.graph_token_no_role,
-        SEED_EXAMPLE,
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = server
+        .graph(ACTION_BETA, &acme.graph_token_no_role, SEED_EXAMPLE)
+        .send()
+        .await
+        .unwrap();
     let message = graph_error(r, 403, "Forbidden").await;
     assert!(message.contains("Calls.AccessMedia.All"), "{message}");
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn each_tenant_stores_under_its_own_token() {
     let (server, acme, globex) = TestServer::postgres().await;
-    let r = post(&server, ACTION_V1, &globex.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &globex.graph_token, SEED_EXAMPLE)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(server.count(&globex.id).await, 1);
     assert_eq!(server.count(&acme.id).await, 0);
-    assert!(
-        server
-            .store()
-            .reports_for_call(&acme.id, SEED_CALL)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    server.server.shutdown().await;
+    assert!(server.reports_about(&acme.id, SEED_CALL).await.is_empty());
 }
 
 #[tokio::test]
@@ -574,7 +515,8 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
     let client_id = "5c8e5d0e-2a5b-4f0e-9a59-0d1e6c1f6a01";
     let mut request_ids = Vec::new();
     for attempt in 0..2 {
-        let mut request = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+        let mut request = server
+            .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
             .header("client-request-id", client_id);
         if attempt == 1 {
             // Microsoft's retry handler adds this and resends the same request.
@@ -594,15 +536,12 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
         1,
         "the retry is not stored twice"
     );
-    let stored = &server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap()[0];
+    let stored = &server.reports_about(&acme.id, SEED_CALL).await[0];
     assert_eq!(stored.idempotency_key.as_deref(), Some(client_id));
 
     // An error answer echoes it too, in the header and in innerError.
-    let r = post(&server, ACTION_V1, &acme.graph_token, "{")
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, "{")
         .header("client-request-id", "my-correlation-id")
         .send()
         .await
@@ -613,7 +552,6 @@ async fn client_request_ids_are_echoed_and_retries_are_stored_once() {
         body["error"]["innerError"]["client-request-id"],
         "my-correlation-id"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -640,14 +578,14 @@ async fn wrong_methods_are_405_and_unknown_paths_are_graph_404s() {
         "/v1.0/communications/calls/logTeleconferenceDeviceQuality/extra",
         "/beta/communications/calls/logSomethingElse",
     ] {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
         graph_error(r, 404, "NotFound").await;
     }
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -658,14 +596,14 @@ async fn an_overloaded_writer_answers_503_with_retry_after_in_graph_format() {
     // refused as overload, deterministically.
     settings.queue_max_bytes = 1024;
     let server = TestServer::start(settings).await;
-    let r = post(&server, ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
+    let r = server
+        .graph(ACTION_V1, &acme.graph_token, SEED_EXAMPLE)
         .send()
         .await
         .unwrap();
     assert_eq!(r.headers()["retry-after"], "1");
     graph_error(r, 503, "serviceNotAvailable").await;
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -676,7 +614,8 @@ async fn graph_spellings_of_the_action_path_are_served() {
         "/beta/Communications/Calls/logteleconferencedevicequality",
     ];
     for path in paths {
-        let r = post(&server, path, &acme.graph_token, SEED_EXAMPLE)
+        let r = server
+            .graph(path, &acme.graph_token, SEED_EXAMPLE)
             .send()
             .await
             .unwrap();
@@ -691,7 +630,6 @@ async fn graph_spellings_of_the_action_path_are_served() {
         graph_error(r, 405, "MethodNotAllowed").await;
     }
     assert_eq!(server.count(&acme.id).await, 2);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -712,26 +650,20 @@ async fn gzip_request_bodies_are_accepted() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL).await;
     assert_eq!(reports[0].raw_payload, SEED_EXAMPLE, "stored decompressed");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.request_timeout_secs = 1;
-    let server = TestServer::start(settings).await;
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.request_timeout_secs = 1;
+    })
+    .await;
     // Headers promise a body that never fully arrives.
-    let mut stream = tokio::net::TcpStream::connect(server.server.addr())
-        .await
-        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
         "POST {ACTION_V1} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nUser-Agent: slow/1.0\r\nAuthorization: Bearer {}\r\nclient-request-id: slow-1\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{{\"quality\": ",
         acme.graph_token
@@ -754,5 +686,4 @@ async fn a_request_that_runs_out_of_time_gets_a_graph_503() {
         "{answer}"
     );
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }

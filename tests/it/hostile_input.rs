@@ -10,64 +10,13 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{self, TestServer, TestTenant};
+use crate::support::wire::{
+    GRAPH_SEED_CALL as GRAPH_CALL, GRAPH_V1 as GRAPH_ACTION, PLIVO_CALL, UCWA_AV as AV,
+    UCWA_FEEDBACK, graph_error, plivo_error,
+};
+use crate::support::{Backend, TestServer, TestTenant};
 
-const PLIVO_CALL: &str = "b38149eb-b8fe-45d5-85b2-78ee4424788f";
-const GRAPH_CALL: &str = "0622673d-9f69-49b3-9d4f-5ec64f42ecce";
-const GRAPH_ACTION: &str = "/v1.0/communications/calls/logTeleconferenceDeviceQuality";
 const UCWA_NS: &str = "http://schemas.microsoft.com/rtc/2012/03/ucwa";
-const AV: &str = "/ucwa/v1/applications/192/communication/conversations/137/audioVideo";
-
-fn ucwa_feedback() -> String {
-    format!("{AV}/audioVideoSession/publishCallQualityFeedback")
-}
-
-fn plivo_path() -> String {
-    format!("/v1/Call/{PLIVO_CALL}/Feedback/")
-}
-
-fn plivo(
-    server: &TestServer,
-    t: &TestTenant,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::RequestBuilder {
-    server
-        .client
-        .post(server.url(&plivo_path()))
-        .basic_auth(&t.plivo_auth_id, Some(&t.plivo_auth_token))
-        .header("content-type", "application/json")
-        .body(body)
-}
-
-fn ucwa(
-    server: &TestServer,
-    t: &TestTenant,
-    path: &str,
-    content_type: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::RequestBuilder {
-    server
-        .client
-        .post(server.url(path))
-        .header("authorization", format!("Bearer {}", t.ucwa_token))
-        .header("content-type", content_type)
-        .body(body)
-}
-
-fn graph(
-    server: &TestServer,
-    t: &TestTenant,
-    path: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::RequestBuilder {
-    server
-        .client
-        .post(server.url(path))
-        .header("authorization", format!("Bearer {}", t.graph_token))
-        .header("content-type", "application/json")
-        .header("user-agent", "python-httpx/0.28.1 kiota-python/1.16.0")
-        .body(body)
-}
 
 fn graph_body(streams: Vec<Value>) -> Value {
     json!({"quality": {
@@ -102,59 +51,26 @@ async fn ucwa_error(response: reqwest::Response, status: u16, subcode: &str) -> 
     body
 }
 
-/// Status and Graph's OData error body; returns the message.
-async fn graph_error(response: reqwest::Response, status: u16, code: &str) -> String {
-    assert_eq!(response.status().as_u16(), status);
-    assert!(response.headers().contains_key("request-id"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], code, "{body}");
-    body["error"]["message"].as_str().unwrap().to_owned()
-}
-
-/// Status and Plivo's `{"api_id", "error"}` body; returns the error text.
-async fn plivo_error(response: reqwest::Response, status: u16) -> String {
-    assert_eq!(response.status().as_u16(), status);
-    let body: Value = response.json().await.unwrap();
-    assert!(body["api_id"].is_string(), "{body}");
-    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
-    body["error"].as_str().unwrap().to_owned()
-}
-
-async fn sqlite_server() -> (TestServer, TestTenant, tempfile::TempDir) {
-    let acme = TestTenant::new("acme");
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("callq.db").display());
-    let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
-    (server, acme, dir)
-}
-
 /// U+0000 in JSON strings: free text is stored with U+FFFD in its column and
 /// the raw payload verbatim; Graph refuses it by property name; the same on
 /// either backend.
 async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
     let body = r#"{"rating": 2, "issues": ["ECHO"], "notes": "before\u0000after"}"#;
-    let response = plivo(server, acme, body).send().await.unwrap();
+    let response = server.plivo(acme, PLIVO_CALL, body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, PLIVO_CALL)
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, PLIVO_CALL).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].notes.as_deref(), Some("before\u{FFFD}after"));
     assert_eq!(stored[0].raw_payload, body);
 
     let body = r#"{"mediaEndpoint": "a\u0000b", "mediaQualityOfExperience": "\u0000"}"#;
-    let response = ucwa(server, acme, &ucwa_feedback(), "application/json", body)
+    let response = server
+        .ucwa(UCWA_FEEDBACK, &acme.ucwa_token, "application/json", body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
-        .await
-        .unwrap();
+    let stored = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].media_endpoint.as_deref(), Some("a\u{FFFD}b"));
     assert_eq!(
@@ -165,30 +81,30 @@ async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
 
     // An enum property holding U+0000 is simply not a member.
     let body = r#"{"errorCode": "BadRequest\u0000"}"#;
-    let response = ucwa(
-        server,
-        acme,
-        &format!("{AV}/reportMediaDiagnostics"),
-        "application/json",
-        body,
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .ucwa(
+            &format!("{AV}/reportMediaDiagnostics"),
+            &acme.ucwa_token,
+            "application/json",
+            body,
+        )
+        .send()
+        .await
+        .unwrap();
     let e = ucwa_error(response, 400, "ParameterValidationFailure").await;
     assert!(e["parameters"]["errorCode"].is_string(), "{e}");
     // The XML form of that error, which echoes the value, stays well-formed.
-    let response = ucwa(
-        server,
-        acme,
-        &format!("{AV}/reportMediaDiagnostics"),
-        "application/json",
-        body,
-    )
-    .header("accept", "application/xml")
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .ucwa(
+            &format!("{AV}/reportMediaDiagnostics"),
+            &acme.ucwa_token,
+            "application/json",
+            body,
+        )
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let xml = response.text().await.unwrap();
     assert!(
@@ -202,7 +118,8 @@ async fn nul_in_json_strings(server: &TestServer, acme: &TestTenant) {
 
     let mut body = graph_body(vec![graph_stream()]);
     body["quality"]["deviceName"] = json!("Test\u{0}Agent");
-    let response = graph(server, acme, GRAPH_ACTION, body.to_string())
+    let response = server
+        .graph(GRAPH_ACTION, &acme.graph_token, body.to_string())
         .send()
         .await
         .unwrap();
@@ -219,7 +136,8 @@ async fn nul_in_json_strings_is_stored_replaced_or_refused_by_name_on_postgres()
 
 #[tokio::test]
 async fn nul_in_json_strings_is_stored_replaced_or_refused_by_name_on_sqlite() {
-    let (server, acme, _dir) = sqlite_server().await;
+    let acme = TestTenant::new("acme");
+    let server = TestServer::on(Backend::Sqlite, std::slice::from_ref(&acme), |_| {}).await;
     nul_in_json_strings(&server, &acme).await;
 }
 
@@ -229,7 +147,8 @@ async fn raw_nul_and_percent_zero(server: &TestServer, acme: &TestTenant) {
     let xml = format!(
         "<input xmlns=\"{UCWA_NS}\"><property name=\"mediaEndpoint\">a\0b</property></input>"
     );
-    let response = ucwa(server, acme, &ucwa_feedback(), "application/xml", xml)
+    let response = server
+        .ucwa(UCWA_FEEDBACK, &acme.ucwa_token, "application/xml", xml)
         .header("accept", "application/json")
         .send()
         .await
@@ -240,16 +159,16 @@ async fn raw_nul_and_percent_zero(server: &TestServer, acme: &TestTenant) {
         "{e}"
     );
 
-    let response = ucwa(
-        server,
-        acme,
-        &ucwa_feedback(),
-        "application/json",
-        "{\"mediaEndpoint\": \"a\0b\"}",
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .ucwa(
+            UCWA_FEEDBACK,
+            &acme.ucwa_token,
+            "application/json",
+            "{\"mediaEndpoint\": \"a\0b\"}",
+        )
+        .send()
+        .await
+        .unwrap();
     ucwa_error(response, 400, "DeserializationFailure").await;
 
     for (path, parameter) in [
@@ -262,7 +181,8 @@ async fn raw_nul_and_percent_zero(server: &TestServer, acme: &TestTenant) {
             "conversationId",
         ),
     ] {
-        let response = ucwa(server, acme, path, "application/json", "{}")
+        let response = server
+            .ucwa(path, &acme.ucwa_token, "application/json", "{}")
             .send()
             .await
             .unwrap();
@@ -280,7 +200,8 @@ async fn raw_nul_and_percent_zero(server: &TestServer, acme: &TestTenant) {
         .unwrap();
     ucwa_error(response, 400, "ParameterValidationFailure").await;
 
-    let response = plivo(server, acme, "{\"rating\": 5, \"notes\": \"a\0b\"}")
+    let response = server
+        .plivo(acme, PLIVO_CALL, "{\"rating\": 5, \"notes\": \"a\0b\"}")
         .send()
         .await
         .unwrap();
@@ -302,15 +223,15 @@ async fn raw_nul_and_percent_zero(server: &TestServer, acme: &TestTenant) {
         "Please check the Call UUID"
     );
 
-    let response = graph(
-        server,
-        acme,
-        GRAPH_ACTION,
-        format!("{{\"quality\": \0{}}}", graph_body(vec![])["quality"]),
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .graph(
+            GRAPH_ACTION,
+            &acme.graph_token,
+            format!("{{\"quality\": \0{}}}", graph_body(vec![])["quality"]),
+        )
+        .send()
+        .await
+        .unwrap();
     graph_error(response, 400, "BadRequest").await;
     assert_eq!(server.count(&acme.id).await, 0);
 }
@@ -323,7 +244,8 @@ async fn raw_nul_bytes_and_percent_zero_ids_are_the_styles_4xx_on_postgres() {
 
 #[tokio::test]
 async fn raw_nul_bytes_and_percent_zero_ids_are_the_styles_4xx_on_sqlite() {
-    let (server, acme, _dir) = sqlite_server().await;
+    let acme = TestTenant::new("acme");
+    let server = TestServer::on(Backend::Sqlite, std::slice::from_ref(&acme), |_| {}).await;
     raw_nul_and_percent_zero(&server, &acme).await;
 }
 
@@ -346,13 +268,7 @@ async fn the_read_api_answers_400_for_nul_or_broken_encoding_in_any_parameter() 
         ("/api/v1/stats?group_by=issue%00", "group_by"),
         ("/api/v1/stats?kind=%00", "kind"),
     ] {
-        let response = server
-            .client
-            .get(server.url(path))
-            .bearer_auth(&acme.ops_token)
-            .send()
-            .await
-            .unwrap();
+        let response = server.ops_get(&acme.ops_token, path).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_parameter", "{path}: {body}");
@@ -360,12 +276,8 @@ async fn the_read_api_answers_400_for_nul_or_broken_encoding_in_any_parameter() 
     }
     // The database still answers: nothing above was an outage.
     let response = server
-        .client
-        .get(server.url("/api/v1/reports?call_id=a"))
-        .bearer_auth(&acme.ops_token)
-        .send()
-        .await
-        .unwrap();
+        .ops_get(&acme.ops_token, "/api/v1/reports?call_id=a")
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -416,7 +328,8 @@ async fn hostile_xml_is_refused_quickly_while_healthz_keeps_answering() {
     let hostile: Vec<_> = bodies
         .into_iter()
         .map(|body| {
-            let request = ucwa(&server, &acme, &ucwa_feedback(), "application/xml", body)
+            let request = server
+                .ucwa(UCWA_FEEDBACK, &acme.ucwa_token, "application/xml", body)
                 .header("accept", "application/json");
             tokio::spawn(async move { request.send().await.unwrap() })
         })
@@ -459,22 +372,18 @@ async fn hostile_xml_is_refused_quickly_while_healthz_keeps_answering() {
 
     // The MS-QoE document inside a feedback is opaque to UCWA: the feedback is
     // stored, the hostile document simply yields no streams.
-    let response = ucwa(
-        &server,
-        &acme,
-        &ucwa_feedback(),
-        "application/json",
-        hostile_qoe(40_000),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
+    let response = server
+        .ucwa(
+            UCWA_FEEDBACK,
+            &acme.ucwa_token,
+            "application/json",
+            hostile_qoe(40_000),
+        )
+        .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let stored = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(stored.len(), 1);
     assert!(stored[0].streams.is_empty());
 }
@@ -482,15 +391,15 @@ async fn hostile_xml_is_refused_quickly_while_healthz_keeps_answering() {
 #[tokio::test]
 async fn graph_media_quality_lists_past_the_cap_are_refused_and_int64_strings_accepted() {
     let (server, acme, _) = TestServer::postgres().await;
-    let response = graph(
-        &server,
-        &acme,
-        GRAPH_ACTION,
-        graph_body(vec![graph_stream(); 65]).to_string(),
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .graph(
+            GRAPH_ACTION,
+            &acme.graph_token,
+            graph_body(vec![graph_stream(); 65]).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let message = graph_error(response, 400, "BadRequest").await;
     assert!(
         message.contains("'quality.mediaQualityList'") && message.contains("at most 64"),
@@ -503,25 +412,21 @@ async fn graph_media_quality_lists_past_the_cap_are_refused_and_int64_strings_ac
     stream["inboundPackets"] = json!("9007199254740993");
     stream["outboundPackets"] = json!("5400");
     stream["networkLinkSpeedInBytes"] = json!("13000");
-    let response = graph(
-        &server,
-        &acme,
-        GRAPH_ACTION,
-        graph_body(vec![stream; 64]).to_string(),
-    )
-    .header(
-        "content-type",
-        "application/json;odata.metadata=minimal;IEEE754Compatible=true",
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let stored = server
-        .store()
-        .reports_for_call(&acme.id, GRAPH_CALL)
+    let response = server
+        .graph(
+            GRAPH_ACTION,
+            &acme.graph_token,
+            graph_body(vec![stream; 64]).to_string(),
+        )
+        .header(
+            "content-type",
+            "application/json;odata.metadata=minimal;IEEE754Compatible=true",
+        )
+        .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let stored = server.reports_about(&acme.id, GRAPH_CALL).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].streams.len(), 64);
     assert_eq!(
@@ -533,15 +438,15 @@ async fn graph_media_quality_lists_past_the_cap_are_refused_and_int64_strings_ac
 
     let mut stream = graph_stream();
     stream["inboundPackets"] = json!("12 packets");
-    let response = graph(
-        &server,
-        &acme,
-        GRAPH_ACTION,
-        graph_body(vec![stream]).to_string(),
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = server
+        .graph(
+            GRAPH_ACTION,
+            &acme.graph_token,
+            graph_body(vec![stream]).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let message = graph_error(response, 400, "BadRequest").await;
     assert!(
         message.contains("'quality.mediaQualityList[0].inboundPackets'"),
@@ -554,7 +459,11 @@ async fn graph_media_quality_lists_past_the_cap_are_refused_and_int64_strings_ac
 async fn graph_answers_broken_percent_encoding_in_its_own_error_body() {
     let (server, acme, _) = TestServer::postgres().await;
     for path in ["/v1.0/communications/%FF", "/beta/%C3%28/calls"] {
-        let response = graph(&server, &acme, path, "{}").send().await.unwrap();
+        let response = server
+            .graph(path, &acme.graph_token, "{}")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
             "application/json"
@@ -637,7 +546,8 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
     ];
     for (n, (coding, encode)) in codings.into_iter().enumerate() {
         let plain = format!(r#"{{"rating": 5, "notes": "compressed {n}"}}"#);
-        let response = plivo(&server, &acme, encode(plain.as_bytes()))
+        let response = server
+            .plivo(&acme, PLIVO_CALL, encode(plain.as_bytes()))
             .header("content-encoding", coding)
             .send()
             .await
@@ -645,18 +555,15 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
         assert_eq!(response.status(), StatusCode::CREATED, "{coding:?}");
         sent.push(plain);
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, PLIVO_CALL)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, PLIVO_CALL).await;
     let mut stored: Vec<&str> = reports.iter().map(|r| r.raw_payload.as_str()).collect();
     stored.sort_unstable();
     sent.sort_unstable();
     assert_eq!(stored, sent, "each stored once, decoded to the bytes sent");
 
     for coding in ["compress", "zstd", "gzip, br", "x-gzip"] {
-        let response = plivo(&server, &acme, gzip(feedback))
+        let response = server
+            .plivo(&acme, PLIVO_CALL, gzip(feedback))
             .header("content-encoding", coding)
             .send()
             .await
@@ -664,35 +571,36 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
         let error = plivo_error(response, 415).await;
         assert!(error.contains("Content-Encoding"), "{error}");
 
-        let response = ucwa(
-            &server,
-            &acme,
-            &ucwa_feedback(),
-            "application/json",
-            gzip(b"{}"),
-        )
-        .header("content-encoding", coding)
-        .send()
-        .await
-        .unwrap();
+        let response = server
+            .ucwa(
+                UCWA_FEEDBACK,
+                &acme.ucwa_token,
+                "application/json",
+                gzip(b"{}"),
+            )
+            .header("content-encoding", coding)
+            .send()
+            .await
+            .unwrap();
         let e = ucwa_error(response, 415, "UnsupportedMediaType").await;
         assert_eq!(e["code"], "UnsupportedMediaType");
 
-        let response = graph(
-            &server,
-            &acme,
-            GRAPH_ACTION,
-            gzip(graph_body(vec![]).to_string().as_bytes()),
-        )
-        .header("content-encoding", coding)
-        .send()
-        .await
-        .unwrap();
+        let response = server
+            .graph(
+                GRAPH_ACTION,
+                &acme.graph_token,
+                gzip(graph_body(vec![]).to_string().as_bytes()),
+            )
+            .header("content-encoding", coding)
+            .send()
+            .await
+            .unwrap();
         let message = graph_error(response, 415, "RequestBodyRead").await;
         assert!(message.contains("content encoding"), "{message}");
     }
     // Two header lines are two codings, refused like a list in one line.
-    let response = plivo(&server, &acme, gzip(feedback))
+    let response = server
+        .plivo(&acme, PLIVO_CALL, gzip(feedback))
         .header("content-encoding", "gzip")
         .header("content-encoding", "br")
         .send()
@@ -713,7 +621,8 @@ async fn content_codings_are_decoded_in_any_case_or_refused_in_the_styles_format
     assert_eq!(body["error"], "unsupported_media_type", "{body}");
     // A compressed body still counts against the limit once decompressed.
     let bomb = gzip(&vec![b' '; 4 << 20]);
-    let response = plivo(&server, &acme, bomb)
+    let response = server
+        .plivo(&acme, PLIVO_CALL, bomb)
         .header("content-encoding", "GZIP")
         .send()
         .await
@@ -728,28 +637,30 @@ async fn large_valid_bodies_decoded_off_thread_are_stored() {
     let (server, acme, _) = TestServer::postgres().await;
     let padding = "x".repeat(callq::http::OFF_THREAD_DECODE_BYTES);
     let body = json!({"rating": 5, "vendorPadding": padding}).to_string();
-    let response = plivo(&server, &acme, body.clone()).send().await.unwrap();
+    let response = server
+        .plivo(&acme, PLIVO_CALL, body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let xml = format!(
         "<input xmlns=\"{UCWA_NS}\"><property name=\"mediaEndpoint\">{padding}</property></input>"
     );
-    let response = ucwa(&server, &acme, &ucwa_feedback(), "application/xml", xml)
+    let response = server
+        .ucwa(UCWA_FEEDBACK, &acme.ucwa_token, "application/xml", xml)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let mut g = graph_body(vec![graph_stream()]);
     g["quality"]["vendorPadding"] = json!(padding);
-    let response = graph(&server, &acme, GRAPH_ACTION, g.to_string())
+    let response = server
+        .graph(GRAPH_ACTION, &acme.graph_token, g.to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.count(&acme.id).await, 3);
-    let ucwa = server
-        .store()
-        .reports_for_call(&acme.id, "192/137")
-        .await
-        .unwrap();
+    let ucwa = server.reports_about(&acme.id, "192/137").await;
     assert_eq!(ucwa[0].media_endpoint.as_deref(), Some(padding.as_str()));
 }

@@ -1,17 +1,23 @@
 //! Black-box tests: the real server over HTTP against a real database.
-//! One test binary (linking once is what takes time on small machines).
+//! One test binary (linking once is what takes time on small machines);
+//! one module per subject.
 
 mod support;
 
 mod api;
+mod bench_modes;
+mod config;
 mod connections;
 mod dashboard;
 mod end_to_end;
-mod foundation;
+mod exactly_once;
+mod first_start;
 mod graph;
+mod health;
 mod hostile_input;
-mod isolation;
 mod plivo;
 mod quality;
-mod truth;
+mod read_isolation;
+mod shutdown;
+mod store;
 mod ucwa;

@@ -6,41 +6,26 @@ use std::io::Write;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
+use crate::support::wire::{json_body, plivo_error, plivo_path};
 use crate::support::{self, TestServer, TestTenant, pg};
+
+/// Asserts Plivo's error shape `{"api_id": "<uuid>", "error": "<text>"}`.
+async fn expect_error(response: Response, status: u16, error: &str) {
+    assert_eq!(
+        plivo_error(response, status).await,
+        error,
+        "expected {status} {error:?}"
+    );
+}
 
 const CALL: &str = "b38149eb-b8fe-45d5-85b2-78ee4424788f";
 const INVALID_RATING: &str = "Rating has to be a float between 1 -5";
 const INVALID_ISSUES: &str = "Issues have to be an array of one or more than one of the following: AUDIO_LAG, BROKEN_AUDIO, CALL_DROPPPED, CALLERID_ISSUES, DIGITS_NOT_CAPTURED, ECHO, HIGH_CONNECT_TIME, LOW_AUDIO_LEVEL, ONE_WAY_AUDIO, OTHERS, ROBOTIC_AUDIO";
 
-fn feedback_path(call: &str) -> String {
-    format!("/v1/Call/{call}/Feedback/")
-}
-
-/// A JSON POST with the tenant's Plivo Basic credentials.
-fn post(
-    server: &TestServer,
-    tenant: &TestTenant,
-    path: &str,
-    body: &str,
-) -> reqwest::RequestBuilder {
-    server
-        .client
-        .post(server.url(path))
-        .basic_auth(&tenant.plivo_auth_id, Some(&tenant.plivo_auth_token))
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-}
-
 /// Asserts a 201 in Plivo's success shape and returns its `api_id`.
 async fn expect_posted(response: Response) -> uuid::Uuid {
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let body: Value = response.json().await.unwrap();
+    let body = json_body(response).await;
     let fields: Vec<&str> = body
         .as_object()
         .unwrap()
@@ -53,33 +38,21 @@ async fn expect_posted(response: Response) -> uuid::Uuid {
     uuid::Uuid::parse_str(body["api_id"].as_str().unwrap()).unwrap()
 }
 
-/// Asserts Plivo's error shape `{"api_id": "<uuid>", "error": "<text>"}`.
-async fn expect_error(response: Response, status: u16, error: &str) {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "expected {status} {error:?}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], error, "{body}");
-    assert!(uuid::Uuid::parse_str(body["api_id"].as_str().unwrap()).is_ok());
-    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
-}
-
 #[tokio::test]
 async fn the_seed_curl_example_is_posted_and_stored() {
     let (server, acme, _) = TestServer::postgres().await;
     // curl -i --user AUTH_ID:AUTH_TOKEN -H "Content-Type: application/json" -d '…'
     // The seed's own URL is tested too, below: its call UUID is one digit short.
     let body = r#"{"issues": ["AUDIO_LAG"], "rating": "4", "notes": "Call quality was good"}"#;
-    let response = post(&server, &acme, &feedback_path(CALL), body)
+    let response = server
+        .plivo(&acme, CALL, body)
         .header("user-agent", "curl/8.5.0")
         .send()
         .await
         .unwrap();
     let api_id = expect_posted(response).await;
 
-    let stored = server.store().reports_for_call("acme", CALL).await.unwrap();
+    let stored = server.reports_about("acme", CALL).await;
     assert_eq!(stored.len(), 1);
     let report = &stored[0];
     assert_eq!(report.id, api_id, "api_id names the stored report");
@@ -93,7 +66,6 @@ async fn the_seed_curl_example_is_posted_and_stored() {
     assert_eq!(report.user_agent.as_deref(), Some("curl/8.5.0"));
     assert_eq!(report.content_type.as_deref(), Some("application/json"));
     assert!(report.request_id.is_some());
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -102,20 +74,12 @@ async fn the_seed_curl_example_with_its_own_short_call_uuid_is_accepted_byte_for
     // Exactly the seed's curl line: its URL's call UUID has 11 digits in the last group.
     let seed_call = "f6bf3c48-afdf-4e42-a30e-9e00fda351d";
     let body = r#"{"issues": ["AUDIO_LAG"], "rating": "4", "notes": "Call quality was good"}"#;
-    let response = post(&server, &acme, &feedback_path(seed_call), body)
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&acme, seed_call, body).send().await.unwrap();
     let api_id = expect_posted(response).await;
-    let stored = server
-        .store()
-        .reports_for_call("acme", seed_call)
-        .await
-        .unwrap();
+    let stored = server.reports_about("acme", seed_call).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, api_id);
     assert_eq!(stored[0].rating, Some(4.0));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -129,14 +93,10 @@ async fn call_uuids_that_are_not_uuid_shaped_get_please_check_the_call_uuid() {
         "%7Bb38149eb-b8fe-45d5-85b2-78ee4424788f%7D",
         "%FF%FE",
     ] {
-        let response = post(&server, &acme, &feedback_path(call), body)
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, call, body).send().await.unwrap();
         expect_error(response, 404, "Please check the Call UUID").await;
     }
     assert_eq!(server.count("acme").await, 0);
-    server.server.shutdown().await;
 }
 
 /// One SDK's request as it goes on the wire.
@@ -272,7 +232,7 @@ async fn every_sdks_body_shape_is_accepted_and_stored_with_a_numeric_rating() {
         let body = sdk.body.replace(CALL, &call);
         let response = server
             .client
-            .post(server.url(&feedback_path(&call)))
+            .post(server.url(&plivo_path(&call)))
             .basic_auth(&acme.plivo_auth_id, Some(&acme.plivo_auth_token))
             .header("content-type", sdk.content_type)
             .header("user-agent", sdk.user_agent)
@@ -282,11 +242,7 @@ async fn every_sdks_body_shape_is_accepted_and_stored_with_a_numeric_rating() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "{}", sdk.sdk);
         let api_id = expect_posted(response).await;
-        let stored = server
-            .store()
-            .reports_for_call("acme", &call)
-            .await
-            .unwrap();
+        let stored = server.reports_about("acme", &call).await;
         assert_eq!(stored.len(), 1, "{}", sdk.sdk);
         let report = &stored[0];
         assert_eq!(report.id, api_id, "{}", sdk.sdk);
@@ -302,7 +258,6 @@ async fn every_sdks_body_shape_is_accepted_and_stored_with_a_numeric_rating() {
         );
     }
     assert_eq!(server.count("acme").await, sdk_requests(CALL).len() as i64);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -311,7 +266,7 @@ async fn the_current_node_sdks_empty_body_gets_the_rating_422_and_is_counted() {
     let before = empty_feedback_count(&server, "plivo-node").await;
     let response = server
         .client
-        .post(server.url(&feedback_path(CALL)))
+        .post(server.url(&plivo_path(CALL)))
         .basic_auth(&acme.plivo_auth_id, Some(&acme.plivo_auth_token))
         .header("accept", "application/json, text/plain, */*")
         .header("content-type", "application/json")
@@ -327,7 +282,6 @@ async fn the_current_node_sdks_empty_body_gets_the_rating_422_and_is_counted() {
         after > before,
         "empty bodies are counted per client: {before} → {after}"
     );
-    server.server.shutdown().await;
 }
 
 /// The value of `callq_plivo_empty_feedback_total{client=…}` on /metrics.
@@ -399,14 +353,12 @@ async fn every_documented_validation_error_has_plivos_status_and_text_and_stores
         ("[]", 400, "Request body has to be a JSON object"),
     ];
     for (body, status, error) in cases {
-        let response = post(&server, &acme, &feedback_path(CALL), body)
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, CALL, *body).send().await.unwrap();
         expect_error(response, *status, error).await;
     }
     let long = serde_json::json!({"rating": 5, "Notes": "n".repeat(4097)}).to_string();
-    let response = post(&server, &acme, &feedback_path(CALL), &long)
+    let response = server
+        .plivo(&acme, CALL, long.clone())
         .send()
         .await
         .unwrap();
@@ -416,7 +368,8 @@ async fn every_documented_validation_error_has_plivos_status_and_text_and_stores
         "Notes has to be text of at most 4096 characters",
     )
     .await;
-    let response = post(&server, &acme, &feedback_path(CALL), "")
+    let response = server
+        .plivo(&acme, CALL, "")
         .body(b"{\"rating\": 5, \"notes\": \"\xff\"}".to_vec())
         .send()
         .await
@@ -427,7 +380,6 @@ async fn every_documented_validation_error_has_plivos_status_and_text_and_stores
         0,
         "nothing stored for a rejected request"
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -456,10 +408,7 @@ async fn issue_spellings_case_notes_and_rating_five_are_normalized_as_documented
     ];
     for (n, (body, rating, issues, notes)) in cases.iter().enumerate() {
         let call = format!("{CALL:.30}{n:06}");
-        let response = post(&server, &acme, &feedback_path(&call), body)
-            .send()
-            .await
-            .unwrap();
+        let response = server.plivo(&acme, &call, *body).send().await.unwrap();
         let api_id = expect_posted(response).await;
         let report = server
             .store()
@@ -472,7 +421,6 @@ async fn issue_spellings_case_notes_and_rating_five_are_normalized_as_documented
         assert_eq!(report.notes.as_deref(), *notes, "{body}");
         assert_eq!(report.call_id, call);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -481,7 +429,12 @@ async fn paths_methods_and_tolerated_transport_variants() {
     let body = r#"{"rating": 3, "issues": ["ECHO"]}"#;
     // Without the trailing slash, with an upper-case UUID (stored lowercase).
     let upper = CALL.to_uppercase();
-    let response = post(&server, &acme, &format!("/v1/Call/{upper}/Feedback"), body)
+    let response = server
+        .plivo_to(
+            &acme,
+            &format!("/v1/Call/{upper}/Feedback"),
+            body.to_owned(),
+        )
         .send()
         .await
         .unwrap();
@@ -489,7 +442,8 @@ async fn paths_methods_and_tolerated_transport_variants() {
     // A gzip-compressed body.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(body.as_bytes()).unwrap();
-    let response = post(&server, &acme, &feedback_path(CALL), "")
+    let response = server
+        .plivo(&acme, CALL, "")
         .header("content-encoding", "gzip")
         .body(gz.finish().unwrap())
         .send()
@@ -499,25 +453,17 @@ async fn paths_methods_and_tolerated_transport_variants() {
     // No Content-Type at all, and a query string.
     let response = server
         .client
-        .post(server.url(&format!("{}?x=1", feedback_path(CALL))))
+        .post(server.url(&format!("{}?x=1", plivo_path(CALL))))
         .basic_auth(&acme.plivo_auth_id, Some(&acme.plivo_auth_token))
         .body(body)
         .send()
         .await
         .unwrap();
     expect_posted(response).await;
-    assert_eq!(
-        server
-            .store()
-            .reports_for_call("acme", CALL)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(server.reports_about("acme", CALL).await.len(), 3);
 
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
-        for path in [feedback_path(CALL), format!("/v1/Call/{CALL}/Feedback")] {
+        for path in [plivo_path(CALL), format!("/v1/Call/{CALL}/Feedback")] {
             let response = server
                 .client
                 .request(method.parse().unwrap(), server.url(&path))
@@ -538,7 +484,7 @@ async fn paths_methods_and_tolerated_transport_variants() {
         format!("/v1/call/{CALL}/feedback/").as_str(),
         format!("/v1/Account/{}/Call/{CALL}/Feedback/", acme.plivo_auth_id).as_str(),
     ] {
-        let response = post(&server, &acme, path, body).send().await.unwrap();
+        let response = server.plivo_to(&acme, path, body).send().await.unwrap();
         expect_error(response, 404, "Resource cannot be found").await;
     }
     let response = server
@@ -549,14 +495,13 @@ async fn paths_methods_and_tolerated_transport_variants() {
         .unwrap();
     expect_error(response, 404, "Resource cannot be found").await;
     assert_eq!(server.count("acme").await, 3);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
     let (server, acme, globex) = TestServer::postgres().await;
     let good = r#"{"rating": 4, "issues": ["ECHO"]}"#;
-    let url = server.url(&feedback_path(CALL));
+    let url = server.url(&plivo_path(CALL));
     let attempts = [
         server.client.post(&url).body(good),
         server
@@ -597,7 +542,7 @@ async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
             .body("{"),
         server
             .client
-            .post(server.url(&feedback_path("nope")))
+            .post(server.url(&plivo_path("nope")))
             .basic_auth(&acme.plivo_auth_id, Some("x"))
             .body(good),
     ];
@@ -614,10 +559,7 @@ async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
     assert_eq!(server.count("acme").await, 0);
     assert_eq!(server.count("globex").await, 0);
 
-    let response = post(&server, &globex, &feedback_path(CALL), good)
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&globex, CALL, good).send().await.unwrap();
     let api_id = expect_posted(response).await;
     assert_eq!(server.count("globex").await, 1);
     assert_eq!(server.count("acme").await, 0);
@@ -629,7 +571,6 @@ async fn auth_comes_first_any_bad_credentials_are_401_and_tenants_stay_apart() {
             .unwrap()
             .is_none()
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -638,14 +579,16 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
     let body = r#"{"rating": "3", "issues": ["ROBOTIC_AUDIO"]}"#;
     for header in ["idempotency-key", "x-request-id"] {
         let key = format!("retry-{header}");
-        let first = post(&server, &acme, &feedback_path(CALL), body)
+        let first = server
+            .plivo(&acme, CALL, body)
             .header(header, &key)
             .send()
             .await
             .unwrap();
         assert_eq!(first.status(), 201);
         let first = first.text().await.unwrap();
-        let again = post(&server, &acme, &feedback_path(CALL), body)
+        let again = server
+            .plivo(&acme, CALL, body)
             .header(header, &key)
             .send()
             .await
@@ -659,20 +602,17 @@ async fn retries_are_stored_once_and_answered_alike_while_new_feedback_is_a_new_
     }
     assert_eq!(server.count("acme").await, 2);
     // The same feedback again without a key is a new opinion: a new report.
-    let third = post(&server, &acme, &feedback_path(CALL), body)
-        .send()
-        .await
-        .unwrap();
+    let third = server.plivo(&acme, CALL, body).send().await.unwrap();
     expect_posted(third).await;
-    let fourth = post(&server, &acme, &feedback_path(CALL), r#"{"rating": 5}"#)
+    let fourth = server
+        .plivo(&acme, CALL, r#"{"rating": 5}"#)
         .send()
         .await
         .unwrap();
     expect_posted(fourth).await;
-    let stored = server.store().reports_for_call("acme", CALL).await.unwrap();
+    let stored = server.reports_about("acme", CALL).await;
     assert_eq!(stored.len(), 4);
     assert_eq!(stored[3].rating, Some(5.0));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -680,7 +620,8 @@ async fn an_oversized_body_is_413_in_plivos_shape() {
     let (server, acme, _) = TestServer::postgres().await;
     let notes = "x".repeat(2 << 20);
     let body = format!(r#"{{"rating": 5, "notes": "{notes}"}}"#);
-    let response = post(&server, &acme, &feedback_path(CALL), &body)
+    let response = server
+        .plivo(&acme, CALL, body.clone())
         .send()
         .await
         .unwrap();
@@ -694,7 +635,6 @@ async fn an_oversized_body_is_413_in_plivos_shape() {
     );
     assert!(json["api_id"].is_string());
     assert_eq!(server.count("acme").await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -705,23 +645,14 @@ async fn a_database_that_is_down_means_503_with_retry_after_in_plivos_shape() {
     settings.database_max_connections = 2;
     let server = TestServer::start(settings).await;
     let body = r#"{"rating": 4, "issues": ["ECHO"]}"#;
-    expect_posted(
-        post(&server, &acme, &feedback_path(CALL), body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    expect_posted(server.plivo(&acme, CALL, body).send().await.unwrap()).await;
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.stop_immediately();
         cluster
     })
     .await
     .unwrap();
-    let response = post(&server, &acme, &feedback_path(CALL), body)
-        .send()
-        .await
-        .unwrap();
+    let response = server.plivo(&acme, CALL, body).send().await.unwrap();
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -734,6 +665,6 @@ async fn a_database_that_is_down_means_503_with_retry_after_in_plivos_shape() {
         "Service temporarily unavailable, please retry later",
     )
     .await;
-    server.server.shutdown().await;
+    server.shutdown().await;
     drop(cluster);
 }

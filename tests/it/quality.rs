@@ -8,7 +8,7 @@ use callq::store::query::{GroupBy, ReportFilter, StatsQuery};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, TestTenant};
+use crate::support::{TestServer, assert_close};
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     format!("2026-03-10T{hour:02}:{minute:02}:00Z")
@@ -191,51 +191,6 @@ fn fixture(tenant: &str) -> Vec<Report> {
         .collect()
 }
 
-async fn ingest(server: &TestServer, reports: &[Report]) {
-    for r in reports {
-        server
-            .server
-            .state()
-            .commit(r.clone())
-            .await
-            .expect("committed");
-    }
-}
-
-async fn get_json(server: &TestServer, tenant: &TestTenant, path: &str) -> Value {
-    let response = server
-        .client
-        .get(server.url(path))
-        .bearer_auth(&tenant.ops_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
-}
-
-/// `want`'s fields (only those) equal in `got`, numbers within 1e-9.
-fn assert_close(got: &Value, want: &Value, at: &str) {
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: {a} != {b}");
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "{at}: lengths");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_close(x, y, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                assert_close(a.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
-            }
-        }
-        _ => assert_eq!(got, want, "{at}"),
-    }
-}
-
 /// The poor-stream fields of a group: audio, poor, unclassified, rate, and
 /// reasons `[round_trip, packet_loss, jitter]`.
 fn classes(
@@ -284,14 +239,14 @@ fn check(answer: &Value, expected: &[(Option<&str>, Value)], what: &str) {
 async fn streams_are_classified_when_accepted_and_returned_with_their_class() {
     let (server, acme, _) = TestServer::postgres().await;
     let reports = fixture(&acme.id);
-    ingest(&server, &reports).await;
+    server.commit_all(&reports).await;
 
-    let r1 = get_json(
-        &server,
-        &acme,
-        &format!("/api/v1/reports/{}", reports[0].id),
-    )
-    .await;
+    let r1 = server
+        .ops_json(
+            &acme.ops_token,
+            &format!("/api/v1/reports/{}", reports[0].id),
+        )
+        .await;
     let s = &r1["streams"];
     assert_eq!(s[0]["quality_class"], "poor");
     assert_eq!(s[0]["poor_reasons"], json!(["round_trip"]));
@@ -307,11 +262,15 @@ async fn streams_are_classified_when_accepted_and_returned_with_their_class() {
     assert_eq!(s[2]["quality_class"], "good");
     assert_eq!(s[2]["poor_reasons"], json!([]));
 
-    let call = get_json(&server, &acme, "/api/v1/calls/call-1").await;
+    let call = server
+        .ops_json(&acme.ops_token, "/api/v1/calls/call-1")
+        .await;
     let s = &call["reports"][0]["streams"][0];
     assert_eq!(s["quality_class"], "poor");
     assert_eq!(s["poor_reasons"], json!(["packet_loss", "jitter"]));
-    let call = get_json(&server, &acme, "/api/v1/calls/call-2").await;
+    let call = server
+        .ops_json(&acme.ops_token, "/api/v1/calls/call-2")
+        .await;
     let s = &call["reports"][0]["streams"];
     assert_eq!(
         s[0]["quality_class"], "good",
@@ -319,15 +278,14 @@ async fn streams_are_classified_when_accepted_and_returned_with_their_class() {
     );
     assert_eq!(s[1]["quality_class"], "unclassified", "no packet count");
     assert_eq!(s[1]["quality_classifier"], "cqd-audio/1");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
 async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand() {
     let (server, acme, globex) = TestServer::postgres().await;
-    ingest(&server, &fixture(&acme.id)).await;
+    server.commit_all(&fixture(&acme.id)).await;
     // Another tenant's poor streams never count.
-    ingest(&server, &fixture(&globex.id)[..2]).await;
+    server.commit_all(&fixture(&globex.id)[..2]).await;
     // A stream stored without a class (as before migration 0005) counts as
     // unclassified audio, never as good.
     let mut old = report(
@@ -351,7 +309,7 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
 
     // One group: 8 audio streams classified at intake (+1 unclassified old
     // one), 3 poor, 2 + 1 unclassified: 3 / (9 − 3) = 0.5.
-    let answer = get_json(&server, &acme, &stats_path("")).await;
+    let answer = server.ops_json(&acme.ops_token, &stats_path("")).await;
     let mos_and_jitter = json!({
         // MOS [1.5, 2.0, 3.0, 3.5, 4.0, 4.2]: p10 at rank 0.5 → 1.75,
         // p50 at 2.5 → 3.25, p90 at 4.5 → 4.1.
@@ -376,7 +334,9 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
         "no group_by",
     );
 
-    let answer = get_json(&server, &acme, &stats_path("device")).await;
+    let answer = server
+        .ops_json(&acme.ops_token, &stats_path("device"))
+        .await;
     check(
         &answer,
         &[
@@ -405,7 +365,7 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
         "device",
     );
 
-    let answer = get_json(&server, &acme, &stats_path("hour")).await;
+    let answer = server.ops_json(&acme.ops_token, &stats_path("hour")).await;
     check(
         &answer,
         &[
@@ -442,7 +402,9 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
     );
 
     let no_error = json!({"reports": 7, "protocols": protocols(1, 5, 1)});
-    let answer = get_json(&server, &acme, &stats_path("error_code")).await;
+    let answer = server
+        .ops_json(&acme.ops_token, &stats_path("error_code"))
+        .await;
     assert_eq!(answer["group_by"], "error_code");
     check(
         &answer,
@@ -462,7 +424,9 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
         ],
         "error_code",
     );
-    let answer = get_json(&server, &acme, &stats_path("error_subcode")).await;
+    let answer = server
+        .ops_json(&acme.ops_token, &stats_path("error_subcode"))
+        .await;
     check(
         &answer,
         &[
@@ -477,7 +441,7 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
     );
 
     // The OpenAPI document names the new grouping and fields.
-    let doc = get_json(&server, &acme, "/openapi.json").await;
+    let doc = server.ops_json(&acme.ops_token, "/openapi.json").await;
     let schemas = &doc["components"]["schemas"];
     let group_by = schemas["GroupBy"].to_string();
     assert!(group_by.contains("error_code") && group_by.contains("error_subcode"));
@@ -501,7 +465,6 @@ async fn stats_count_poor_streams_styles_and_kinds_per_group_as_computed_by_hand
             .get("quality_class")
             .is_some()
     );
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -541,7 +504,6 @@ async fn sqlite_gives_the_same_quality_stats_as_postgres() {
         assert_eq!(b.as_ref(), Some(r));
     }
     lite.close().await;
-    server.server.shutdown().await;
 }
 
 /// The MS-QoE sample without any MOS of its own (no QualityEstimates, no
@@ -592,7 +554,9 @@ async fn ms_qoe_streams_without_a_mos_get_the_e_model_estimate_and_a_class() {
         let server = &server;
         let acme = &acme;
         async move {
-            let v = get_json(server, acme, &format!("/api/v1/calls/qoe/{call}")).await;
+            let v = server
+                .ops_json(&acme.ops_token, &format!("/api/v1/calls/qoe/{call}"))
+                .await;
             v["reports"][0]["streams"][0].clone()
         }
     };
@@ -621,7 +585,7 @@ async fn ms_qoe_streams_without_a_mos_get_the_e_model_estimate_and_a_class() {
     assert_eq!(s["poor_reasons"], json!(["round_trip"]));
 
     // The stats count them: 3 audio streams, 1 poor.
-    let answer = get_json(&server, &acme, "/api/v1/stats").await;
+    let answer = server.ops_json(&acme.ops_token, "/api/v1/stats").await;
     assert_close(
         &answer["groups"][0],
         &merge(
@@ -630,5 +594,4 @@ async fn ms_qoe_streams_without_a_mos_get_the_e_model_estimate_and_a_class() {
         ),
         "stats",
     );
-    server.server.shutdown().await;
 }

@@ -5,20 +5,22 @@
 use callq::model::{Kind, Protocol, Report};
 use reqwest::{Method, Response};
 
+use crate::support::wire::{
+    MS_QOE_SAMPLE, UCWA_AV as AV, UCWA_DIAGNOSTICS, UCWA_FEEDBACK, UCWA_SESSION,
+};
 use crate::support::{self, TestServer, TestTenant, pg};
 
-const AV: &str = "/ucwa/v1/applications/192/communication/conversations/137/audioVideo";
-const SEED_CALL_ID: &str = "192/137";
-
 fn feedback_path() -> String {
-    format!("{AV}/audioVideoSession/publishCallQualityFeedback")
+    UCWA_FEEDBACK.to_owned()
 }
 fn diagnostics_path() -> String {
-    format!("{AV}/reportMediaDiagnostics")
+    UCWA_DIAGNOSTICS.to_owned()
 }
 fn session_path() -> String {
-    format!("{AV}/audioVideoSession")
+    UCWA_SESSION.to_owned()
 }
+
+const SEED_CALL_ID: &str = "192/137";
 
 // The seed request bodies, with the documentation's `&quot;`/`&lt;`/`&gt;` decoded.
 const SEED_000_JSON: &str = "{\n  \"mediaEndpoint\" : \"samplevalue\",\n  \"mediaQualityOfExperience\" : \"samplevalue\"\n}";
@@ -72,16 +74,11 @@ async fn post(
     content_type: &str,
     body: &str,
 ) -> Response {
-    send(
-        server,
-        Method::POST,
-        path,
-        Some(token),
-        Some(content_type),
-        body.to_owned(),
-        &[],
-    )
-    .await
+    server
+        .ucwa(path, token, content_type, body.to_owned())
+        .send()
+        .await
+        .expect("the server answers")
 }
 
 /// A UCWA error answer, read from either body format.
@@ -144,11 +141,7 @@ async fn assert_no_content(r: Response) {
 }
 
 async fn only_report(server: &TestServer, tenant: &TestTenant, call_id: &str) -> Report {
-    let mut reports = server
-        .store()
-        .reports_for_call(&tenant.id, call_id)
-        .await
-        .unwrap();
+    let mut reports = server.reports_about(&tenant.id, call_id).await;
     assert_eq!(reports.len(), 1, "exactly one report for {call_id}");
     reports.remove(0)
 }
@@ -162,11 +155,7 @@ async fn the_seed_feedback_examples_are_accepted_and_stored() {
     ] {
         let r = post(&server, &feedback_path(), &acme.ucwa_token, ct, body).await;
         assert_no_content(r).await;
-        let mut reports = server
-            .store()
-            .reports_for_call(&acme.id, SEED_CALL_ID)
-            .await
-            .unwrap();
+        let mut reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
         let report = reports.pop().unwrap();
         assert_eq!(report.tenant, "acme");
         assert_eq!(report.protocol, Protocol::Ucwa);
@@ -183,7 +172,6 @@ async fn the_seed_feedback_examples_are_accepted_and_stored() {
     }
     assert_eq!(server.count(&acme.id).await, 2);
     assert_eq!(server.count(&globex.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -207,11 +195,7 @@ async fn the_seed_diagnostics_examples_are_accepted_and_stored() {
     )
     .await;
     assert_no_content(r).await;
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL_ID)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
     assert_eq!(reports.len(), 2);
     let got: Vec<_> = reports
         .iter()
@@ -242,7 +226,6 @@ async fn the_seed_diagnostics_examples_are_accepted_and_stored() {
         ]
     );
     assert!(reports.iter().all(|r| r.media_endpoint.is_none()));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -276,7 +259,6 @@ async fn vendor_media_types_and_charsets_are_accepted() {
         assert_eq!(r.status(), 204, "{ct} {body:?}");
     }
     assert_eq!(server.count(&acme.id).await, 9);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -375,7 +357,6 @@ async fn the_session_resource_is_served_in_json_and_xml() {
         "/ucwa/v1/applications/app-9/communication/conversations/conv%20x/audioVideo/audioVideoSession/publishCallQualityFeedback"
     );
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 /// One refused request: what is sent, and the status/code/subcode expected.
@@ -616,7 +597,7 @@ fn refusals(limit: usize) -> Vec<Refusal> {
 #[tokio::test]
 async fn every_refusal_has_its_status_code_and_subcode_in_json_and_xml_and_stores_nothing() {
     let (server, acme, _) = TestServer::postgres().await;
-    let limit = server.server.state().settings.body_limit_bytes;
+    let limit = server.state().settings.body_limit_bytes;
     for (accept, expected_type) in [
         ("application/json", "application/json; charset=utf-8"),
         ("application/xml", "application/xml; charset=utf-8"),
@@ -662,7 +643,6 @@ async fn every_refusal_has_its_status_code_and_subcode_in_json_and_xml_and_store
         }
     }
     assert_eq!(server.count(&acme.id).await, 0, "nothing refused is stored");
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -698,7 +678,6 @@ async fn an_xml_client_without_accept_gets_xml_errors() {
     assert_eq!(e.content_type, "application/json; charset=utf-8");
     assert_eq!(e.code, "BadRequest");
     assert_eq!(server.count(&acme.id).await, 0);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -758,7 +737,6 @@ async fn all_20_codes_and_87_subcodes_are_accepted_and_others_refused() {
         );
     }
     assert_eq!(server.count(&acme.id).await, 87);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -899,7 +877,6 @@ async fn tokens_and_scopes_are_enforced() {
         "globex"
     );
     assert_eq!(server.count(&acme.id).await, 1);
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -920,15 +897,10 @@ async fn a_retried_post_is_answered_the_same_and_stored_once() {
             assert_no_content(r).await;
         }
     }
-    let reports = server
-        .store()
-        .reports_for_call(&acme.id, SEED_CALL_ID)
-        .await
-        .unwrap();
+    let reports = server.reports_about(&acme.id, SEED_CALL_ID).await;
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0].idempotency_key.as_deref(), Some("retry-1"));
     assert_eq!(reports[1].idempotency_key.as_deref(), Some("retry-2"));
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -965,7 +937,6 @@ async fn a_large_qoe_document_is_stored_whole() {
         );
         assert_eq!(report.raw_payload, body);
     }
-    server.server.shutdown().await;
 }
 
 #[tokio::test]
@@ -1031,22 +1002,19 @@ async fn a_database_outage_is_a_503_with_retry_after_in_the_ucwa_body() {
         1,
         "only the acknowledged report"
     );
-    server.server.shutdown().await;
+    server.shutdown().await;
     drop(cluster);
 }
-
-/// The illustrative MS-QoE document of docs/reference/ms-qoe.md §8.
-const VQ_REPORT: &str = include_str!("../data/ms-qoe-sample.xml");
 
 #[tokio::test]
 async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml() {
     let (server, acme, _) = TestServer::postgres().await;
     let json = serde_json::json!({
         "mediaEndpoint": "ws-fin-0142",
-        "mediaQualityOfExperience": VQ_REPORT,
+        "mediaQualityOfExperience": MS_QOE_SAMPLE,
     })
     .to_string();
-    let escaped = VQ_REPORT
+    let escaped = MS_QOE_SAMPLE
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
@@ -1064,7 +1032,7 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         let report = only_report(&server, &acme, &format!("qoe/{conversation}")).await;
         assert_eq!(
             report.media_quality_of_experience.as_deref(),
-            Some(VQ_REPORT)
+            Some(MS_QOE_SAMPLE)
         );
         assert_eq!(report.streams.len(), 1, "{content_type}");
         let s = &report.streams[0];
@@ -1087,5 +1055,4 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         assert_eq!(s.mos, Some(4.02));
         assert_eq!(s.mos_model.as_deref(), Some("ms-qoe/OverallAvgNetworkMOS"));
     }
-    server.server.shutdown().await;
 }

@@ -27,7 +27,7 @@ use crate::app::AppState;
 const ACTION: &str = "/communications/calls/logTeleconferenceDeviceQuality";
 
 /// This style's routes: the action under both versions, and for anything
-/// else below the version prefixes [`handler::other_path`], which still
+/// else below the version prefixes `handler::other_path`, which still
 /// serves the spellings of the action Graph also takes and answers a
 /// Graph-style 404 for the rest.
 pub fn router() -> Router<AppState> {

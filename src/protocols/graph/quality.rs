@@ -75,10 +75,10 @@ pub fn decode_body(body: &Value) -> Result<DeviceQuality, SchemaError> {
 
 fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
     let q = Object::at(value, "quality")?;
-    if let Some(declared) = odata_type(&q)? {
-        if declared != DEVICE_QUALITY {
-            return Err(unknown_type(&q, declared));
-        }
+    if let Some(declared) = odata_type(&q)?
+        && declared != DEVICE_QUALITY
+    {
+        return Err(unknown_type(&q, declared));
     }
     let call_chain_id = q.require("callChainId", q.guid("callChainId")?)?;
     let participant_id = q.require("participantId", q.guid("participantId")?)?;

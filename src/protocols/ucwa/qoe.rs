@@ -379,15 +379,16 @@ impl MediaLine {
 
     /// An element opened at `path` below the `MediaLine`.
     fn on_start(&mut self, path: &[&str]) {
-        if let [stream, "Payload", payload] = path {
-            if Direction::of(stream).is_some() && self.payload_modality.is_none() {
-                self.payload_modality = match *payload {
-                    "Audio" => Some(Modality::Audio),
-                    "Video" => Some(Modality::Video),
-                    "ApplicationSharing" => Some(Modality::ScreenSharing),
-                    _ => None,
-                };
-            }
+        if let [stream, "Payload", payload] = path
+            && Direction::of(stream).is_some()
+            && self.payload_modality.is_none()
+        {
+            self.payload_modality = match *payload {
+                "Audio" => Some(Modality::Audio),
+                "Video" => Some(Modality::Video),
+                "ApplicationSharing" => Some(Modality::ScreenSharing),
+                _ => None,
+            };
         }
     }
 

@@ -1,15 +1,20 @@
-//! Shared test support: a real PostgreSQL, a real server on a random port,
-//! tenants with known credentials.
+//! Shared test support: a real PostgreSQL, a real server on a random port
+//! ([`TestServer`], which stops itself when dropped), tenants with known
+//! credentials, the styles' wire constants, and the real binary for the
+//! command-line tests.
 
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cli;
 pub mod pg;
+pub mod server;
+pub mod tcp;
+pub mod tenant;
+pub mod wire;
 
-use callq::app::Server;
-use callq::config::{
-    GraphCredential, OpsCredential, PlivoCredential, Settings, Tenant, UcwaCredential,
-};
+pub use server::{Backend, TestServer};
+pub use tenant::{TestTenant, settings};
 
 /// A migrated SQLite store in a temporary directory (kept while the guard lives).
 pub async fn sqlite_store() -> (callq::store::Store, tempfile::TempDir) {
@@ -37,145 +42,26 @@ pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Credentials of a test tenant, derived from its name.
-#[derive(Clone, Debug)]
-pub struct TestTenant {
-    pub id: String,
-    /// UCWA token with all scopes (includes the `cwt=` prefix).
-    pub ucwa_token: String,
-    /// UCWA token with no scopes at all.
-    pub ucwa_token_no_scopes: String,
-    /// UCWA token with only `User.ReadWrite`.
-    pub ucwa_token_feedback_only: String,
-    pub graph_token: String,
-    /// Graph token without the `Calls.AccessMedia.All` role.
-    pub graph_token_no_role: String,
-    pub plivo_auth_id: String,
-    pub plivo_auth_token: String,
-    pub ops_token: String,
-}
-
-impl TestTenant {
-    pub fn new(id: &str) -> TestTenant {
-        let upper: String = id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        TestTenant {
-            id: id.to_owned(),
-            ucwa_token: format!("cwt=ucwa-all-scopes-{id}-0123456789"),
-            ucwa_token_no_scopes: format!("cwt=ucwa-no-scopes-{id}-0123456789"),
-            ucwa_token_feedback_only: format!("cwt=ucwa-feedback-only-{id}-0123456789"),
-            graph_token: format!("graph-token-{id}-0123456789"),
-            graph_token_no_role: format!("graph-token-no-role-{id}-0123456789"),
-            plivo_auth_id: format!("MA{:X<18}", &upper[..upper.len().min(18)]),
-            plivo_auth_token: format!("plivo-token-{id}-0123456789"),
-            ops_token: format!("ops-token-{id}-0123456789"),
+/// `want` equal to `got` as JSON, numbers within 1e-9 (SQL and Rust may sum
+/// in another order); of an object only `want`'s fields are compared.
+pub fn assert_close(got: &serde_json::Value, want: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{at}: {a} != {b}");
         }
-    }
-
-    pub fn config(&self) -> Tenant {
-        let s = |v: &str| v.parse().expect("test secrets are long enough");
-        Tenant {
-            id: self.id.clone(),
-            ucwa: vec![
-                UcwaCredential {
-                    token: s(&self.ucwa_token),
-                    scopes: callq::config::UCWA_SCOPES
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
-                },
-                UcwaCredential {
-                    token: s(&self.ucwa_token_no_scopes),
-                    scopes: vec![],
-                },
-                UcwaCredential {
-                    token: s(&self.ucwa_token_feedback_only),
-                    scopes: vec!["User.ReadWrite".into()],
-                },
-            ],
-            graph: vec![
-                GraphCredential {
-                    token: s(&self.graph_token),
-                    roles: vec![callq::config::GRAPH_ROLE.into()],
-                },
-                GraphCredential {
-                    token: s(&self.graph_token_no_role),
-                    roles: vec!["Calls.Initiate.All".into()],
-                },
-            ],
-            plivo: vec![PlivoCredential {
-                auth_id: self.plivo_auth_id.clone(),
-                auth_token: s(&self.plivo_auth_token),
-            }],
-            ops: vec![OpsCredential {
-                token: s(&self.ops_token),
-            }],
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{at}: lengths");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_close(x, y, &format!("{at}[{i}]"));
+            }
         }
-    }
-}
-
-/// Settings for a test server on a random loopback port with the given tenants.
-pub fn settings(database_url: String, tenants: &[TestTenant]) -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(database_url),
-        tenants: tenants.iter().map(TestTenant::config).collect(),
-        ..Settings::default()
-    }
-}
-
-/// A real callq server over HTTP, with a client for it.
-pub struct TestServer {
-    pub server: Server,
-    pub base: String,
-    pub client: reqwest::Client,
-}
-
-impl TestServer {
-    /// Starts callq on a fresh PostgreSQL database with tenants `acme` and `globex`.
-    pub async fn postgres() -> (TestServer, TestTenant, TestTenant) {
-        let acme = TestTenant::new("acme");
-        let globex = TestTenant::new("globex");
-        let url = pg::fresh_database().await;
-        let server = TestServer::start(settings(url, &[acme.clone(), globex.clone()])).await;
-        (server, acme, globex)
-    }
-
-    pub async fn start(settings: Settings) -> TestServer {
-        let server = Server::start(settings).await.expect("callq starts");
-        let base = format!("http://{}", server.addr());
-        TestServer {
-            server,
-            base,
-            client: reqwest::Client::builder()
-                .no_gzip()
-                .build()
-                .expect("http client"),
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                assert_close(a.get(k).unwrap_or(&Value::Null), v, &format!("{at}.{k}"));
+            }
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn store(&self) -> &callq::store::Store {
-        &self.server.state().store
-    }
-
-    /// The server's `/metrics` text.
-    pub async fn metrics(&self) -> String {
-        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
-        response.text().await.unwrap()
-    }
-
-    /// Number of reports stored for `tenant`.
-    pub async fn count(&self, tenant: &str) -> i64 {
-        self.store()
-            .count_reports(tenant)
-            .await
-            .expect("count reports")
+        _ => assert_eq!(got, want, "{at}"),
     }
 }

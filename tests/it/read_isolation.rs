@@ -1,9 +1,8 @@
-//! Read-side isolation and private files (issue 10 items 6 and 8), over real
-//! HTTP against a real PostgreSQL, and SQLite where it applies: the read API
-//! has its own pool and statement timeout, so heavy reads never cost
-//! ingestion a 2xx; a read past its timeout answers 503 JSON; the call view
-//! is bounded in bytes; the data directory and database files are
-//! owner-only.
+//! Read-side isolation (issue 10 item 6), over real HTTP against a real
+//! PostgreSQL, and SQLite where it applies: the read API has its own pool
+//! and statement timeout, so heavy reads never cost ingestion a 2xx; a read
+//! past its timeout answers 503 JSON; the call view is bounded in bytes.
+//! (The owner-only data files are in first_start.rs.)
 
 use std::time::{Duration, Instant};
 
@@ -11,17 +10,7 @@ use callq::model::{Kind, Protocol, Report};
 use callq::store::{ReadOptions, Store};
 use serde_json::Value;
 
-use crate::support::{self, TestServer, TestTenant, pg};
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server
-        .client
-        .get(server.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
+use crate::support::{self, Backend, TestServer, TestTenant, pg};
 
 fn plivo_report(tenant: &str, call: &str, raw: String) -> Report {
     let mut r = Report::new(tenant, Protocol::Plivo, Kind::Feedback, call, raw);
@@ -40,16 +29,15 @@ fn call_uuid(i: usize) -> String {
 #[tokio::test]
 async fn heavy_reads_while_ingesting_cost_ingestion_nothing() {
     let acme = TestTenant::new("acme");
-    let mut settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&acme));
-    settings.database_read_max_connections = 2;
-    let server = TestServer::start(settings).await;
-    let state = server.server.state().clone();
+    let server = TestServer::on(Backend::Postgres, std::slice::from_ref(&acme), |s| {
+        s.database_read_max_connections = 2;
+    })
+    .await;
     for i in 0..300 {
         let raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "n".repeat(i % 50));
-        state
+        server
             .commit(plivo_report(&acme.id, "busy-call", raw))
-            .await
-            .expect("seed committed");
+            .await;
     }
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -139,11 +127,9 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
     let mut settings = support::settings(url.clone(), std::slice::from_ref(&acme));
     settings.read_statement_timeout_secs = 1;
     let server = TestServer::start(settings).await;
-    let state = server.server.state().clone();
-    state
+    server
         .commit(plivo_report(&acme.id, "c1", "{}".into()))
-        .await
-        .unwrap();
+        .await;
 
     // A lock that blocks readers of `reports` (and writers) until released:
     // the read statement waits on it past its timeout.
@@ -157,7 +143,7 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
         .await
         .unwrap();
     let started = Instant::now();
-    let response = get(&server, &acme.ops_token, "/api/v1/calls/c1").await;
+    let response = server.ops_get(&acme.ops_token, "/api/v1/calls/c1").await;
     let waited = started.elapsed();
     let retry_after = response.headers().get("retry-after").cloned();
     let status = response.status();
@@ -171,7 +157,7 @@ async fn a_read_past_its_statement_timeout_answers_503_json() {
         "cancelled by the 1 s statement timeout, not the 30 s request timeout: {waited:?}"
     );
     // The lock is gone: reads work again.
-    let again = get(&server, &acme.ops_token, "/api/v1/calls/c1").await;
+    let again = server.ops_get(&acme.ops_token, "/api/v1/calls/c1").await;
     assert_eq!(again.status(), 200);
 }
 
@@ -256,7 +242,6 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
     let sqlite = format!("sqlite:{}", dir.path().join("view.db").display());
     for url in [pg::fresh_database().await, sqlite] {
         let server = TestServer::start(support::settings(url, std::slice::from_ref(&acme))).await;
-        let state = server.server.state().clone();
         let small = plivo_report(&acme.id, "big-call", r#"{"rating": 4}"#.into());
         let large_raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "é".repeat(3000));
         let large = plivo_report(&acme.id, "big-call", large_raw.clone());
@@ -264,10 +249,12 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         qoe.media_quality_of_experience = Some("<q>".repeat(2000));
         let mut ids = Vec::new();
         for r in [small, large, qoe] {
-            ids.push(state.commit(r).await.unwrap().id);
+            ids.push(server.commit(r).await.id);
         }
 
-        let response = get(&server, &acme.ops_token, "/api/v1/calls/big-call").await;
+        let response = server
+            .ops_get(&acme.ops_token, "/api/v1/calls/big-call")
+            .await;
         assert_eq!(response.status(), 200);
         let view: Value = response.json().await.unwrap();
         let reports = view["reports"].as_array().unwrap();
@@ -289,80 +276,13 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         assert_eq!(reports[2]["media_quality_of_experience_bytes"], 6000);
         assert_eq!(reports[2]["raw_payload"], "{}");
 
-        let whole: Value = get(
-            &server,
-            &acme.ops_token,
-            &format!("/api/v1/reports/{}", ids[1]),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        let whole: Value = server
+            .ops_get(&acme.ops_token, &format!("/api/v1/reports/{}", ids[1]))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(whole["raw_payload"], large_raw.as_str());
-        server.server.shutdown().await;
-    }
-}
-
-#[cfg(unix)]
-fn mode(path: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// The real binary's first start in an empty directory: `callq-data/` 0700,
-/// `callq.toml` 0600, and the SQLite database with its `-wal` and `-shm`
-/// files 0600. A second start where an older callq left `callq-data/` 0755
-/// and the database 0644 tightens both.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_data_directory_and_database_files_are_owner_only() {
-    use std::os::unix::fs::PermissionsExt;
-    let cwd = tempfile::tempdir().unwrap();
-    let data = cwd.path().join("callq-data");
-    let set = |p: &std::path::Path, m: u32| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
-    };
-    for round in 0..2 {
-        if round == 1 {
-            set(&data, 0o755);
-            set(&data.join("callq.db"), 0o644);
-            set(&data.join("callq.toml"), 0o644);
-            for side in ["callq.db-wal", "callq.db-shm"] {
-                let _ = std::fs::remove_file(data.join(side));
-            }
-        }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callq"))
-            .current_dir(cwd.path())
-            .env("CALLQ_LISTEN", "127.0.0.1:0")
-            .env_remove("DATABASE_URL")
-            .env_remove("CALLQ_DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("callq starts");
-        let wal = data.join("callq.db-wal");
-        let shm = data.join("callq.db-shm");
-        let started = Instant::now();
-        while !(wal.exists() && shm.exists()) && started.elapsed() < Duration::from_secs(15) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let modes = [
-            mode(&data),
-            mode(&data.join("callq.toml")),
-            mode(&data.join("callq.db")),
-            mode(&wal),
-            mode(&shm),
-        ];
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(
-            modes,
-            [0o700, 0o600, 0o600, 0o600, 0o600],
-            "round {round}: dir, config, db, wal, shm"
-        );
+        server.shutdown().await;
     }
 }
