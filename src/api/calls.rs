@@ -203,9 +203,11 @@ pub fn summarize(reports: &[&Report]) -> Option<CallSummary> {
     responses(
         (status = 200, description = "Reports and summary", body = CallView),
         (status = 400, description = "`call_id` is not percent-encoded UTF-8, or holds U+0000", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
         (status = 404, description = "No report about this call for this tenant", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn get_call(

@@ -11,9 +11,11 @@ mod calls;
 mod error;
 mod export;
 pub mod openapi;
+mod openapi_ingest;
 mod params;
 mod reports;
 mod stats;
+mod strict_query;
 mod ui;
 
 pub use error::ApiError;

@@ -1,27 +1,27 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 document of every endpoint of callq.
 //!
-//! The read API's operations are generated from the handlers' annotations.
-//! The ingest endpoints belong to the style modules, which stay free of
-//! documentation concerns; they are described here from one table (path,
-//! method, body types, answers), and a test requests every documented path
-//! on the real server to keep the two in step.
+//! The read API's operations are generated from the handlers' annotations
+//! and the parameter structs of `params` (so the document states what the
+//! parser enforces). The ingest endpoints belong to the style modules, which
+//! stay free of documentation concerns; `openapi_ingest` describes them.
+//! `tests/it/openapi.rs` checks the document's promises against the real
+//! server, and `scripts/schemathesis.sh` fuzzes every operation with it.
 
 use axum::Json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ContentBuilder, ObjectBuilder, OpenApi as Document, Required, Response, Type,
-};
+use serde_json::{Value, json};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::calls::{CallSummary, CallView};
 use super::error::ErrorBody;
+use super::openapi_ingest;
+use super::params::{Format, GroupBy};
 use super::reports::ReportPage;
 use super::stats::StatsAnswer;
 use crate::model::quality::{PoorReason, QualityClass};
 use crate::model::{Kind, MediaStream, Modality, Protocol, Report};
-use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportRow};
+use crate::store::query::{GroupStats, Percentiles, RatingStats, ReportRow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,9 +39,9 @@ use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportR
     components(schemas(
         ReportPage, ReportRow, Report, MediaStream, Modality, QualityClass, PoorReason, Protocol, Kind,
         CallView,
-        CallSummary, StatsAnswer, GroupStats, RatingStats, Percentiles, GroupBy, ErrorBody
+        CallSummary, StatsAnswer, GroupStats, RatingStats, Percentiles, GroupBy, Format, ErrorBody
     )),
-    modifiers(&SecuritySchemes, &ServiceEndpoints, &IngestEndpoints),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "ops", description = "Read API for operators (bearer ops token)"),
         (name = "ingest", description = "Vendor-compatible ingest endpoints"),
@@ -51,8 +51,8 @@ use crate::store::query::{GroupBy, GroupStats, Percentiles, RatingStats, ReportR
 pub struct ApiDoc;
 
 /// The document, served as is.
-pub async fn document() -> Json<Document> {
-    Json(ApiDoc::openapi())
+pub async fn document() -> Json<Value> {
+    Json(document_json())
 }
 
 struct SecuritySchemes;
@@ -72,259 +72,98 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// One documented operation that is not generated from a handler.
-struct Endpoint {
-    method: HttpMethod,
-    path: &'static str,
-    summary: &'static str,
-    tag: &'static str,
-    security: Option<&'static str>,
-    /// Request body media types (none: no body).
-    consumes: &'static [&'static str],
-    responses: &'static [(&'static str, &'static str)],
-}
-
-const UCWA_BASE: &str =
+/// The path prefix of UCWA's conversation resources.
+pub(super) const UCWA_BASE: &str =
     "/ucwa/v1/applications/{applicationId}/communication/conversations/{conversationId}/audioVideo";
 
-const UCWA_TYPES: &[&str] = &[
-    "application/json",
-    "application/xml",
-    "application/vnd.microsoft.com.ucwa+json",
-    "application/vnd.microsoft.com.ucwa+xml",
-];
-
-const UCWA_ERRORS: &[(&str, &str)] = &[
-    (
-        "400",
-        "BadRequest: malformed body or a value outside its enumeration (UCWA error body)",
-    ),
-    (
-        "401",
-        "Missing or unknown cwt token (two WWW-Authenticate challenges)",
-    ),
-    ("403", "The token lacks the operation's scope"),
-    ("405", "MethodNotAllowed"),
-    ("413", "EntityTooLarge"),
-    ("415", "UnsupportedMediaType"),
-    ("503", "ServiceUnavailable, with Retry-After"),
-];
-
-fn ingest_endpoints() -> Vec<Endpoint> {
-    let graph_responses: &'static [(&str, &str)] = &[
-        ("200", "Stored as one device_quality report; empty body"),
-        (
-            "400",
-            "BadRequest: invalid JSON or schema violation (Graph error body)",
-        ),
-        ("401", "InvalidAuthenticationToken"),
-        ("403", "Forbidden: the token lacks Calls.AccessMedia.All"),
-        ("413", "Body too large"),
-        ("415", "Content-Type is not JSON"),
-        ("503", "Unavailable, with Retry-After"),
-    ];
-    let mut ucwa_publish = vec![("204", "Stored as one feedback report")];
-    ucwa_publish.extend_from_slice(UCWA_ERRORS);
-    let mut ucwa_diag = vec![("204", "Stored as one diagnostics report")];
-    ucwa_diag.extend_from_slice(UCWA_ERRORS);
-    let ucwa_session: &'static [(&str, &str)] = &[
-        (
-            "200",
-            "The audioVideoSession resource (JSON or XML by Accept)",
-        ),
-        ("401", "Missing or unknown cwt token"),
-        (
-            "403",
-            "The token lacks Conversations.Initiate or Conversations.Receive",
-        ),
-        ("405", "MethodNotAllowed"),
-    ];
-    vec![
-        Endpoint {
-            method: HttpMethod::Post,
-            path: leak(format!(
-                "{UCWA_BASE}/audioVideoSession/publishCallQualityFeedback"
-            )),
-            summary: "UCWA publishCallQualityFeedback (mediaEndpoint, mediaQualityOfExperience)",
-            tag: "ingest",
-            security: Some("ucwa_token"),
-            consumes: UCWA_TYPES,
-            responses: ucwa_publish.leak(),
-        },
-        Endpoint {
-            method: HttpMethod::Post,
-            path: leak(format!("{UCWA_BASE}/reportMediaDiagnostics")),
-            summary: "UCWA reportMediaDiagnostics (errorCode, errorSubcode)",
-            tag: "ingest",
-            security: Some("ucwa_token"),
-            consumes: UCWA_TYPES,
-            responses: ucwa_diag.leak(),
-        },
-        Endpoint {
-            method: HttpMethod::Get,
-            path: leak(format!("{UCWA_BASE}/audioVideoSession")),
-            summary: "UCWA audioVideoSession resource",
-            tag: "ingest",
-            security: Some("ucwa_token"),
-            consumes: &[],
-            responses: ucwa_session,
-        },
-        Endpoint {
-            method: HttpMethod::Post,
-            path: "/v1.0/communications/calls/logTeleconferenceDeviceQuality",
-            summary: "Microsoft Graph logTeleconferenceDeviceQuality (v1.0)",
-            tag: "ingest",
-            security: Some("graph_token"),
-            consumes: &["application/json"],
-            responses: graph_responses,
-        },
-        Endpoint {
-            method: HttpMethod::Post,
-            path: "/beta/communications/calls/logTeleconferenceDeviceQuality",
-            summary: "Microsoft Graph logTeleconferenceDeviceQuality (beta)",
-            tag: "ingest",
-            security: Some("graph_token"),
-            consumes: &["application/json"],
-            responses: graph_responses,
-        },
-        Endpoint {
-            method: HttpMethod::Post,
-            path: "/v1/Call/{call_uuid}/Feedback/",
-            summary: "Plivo call quality feedback (rating, issues, notes); also without the trailing slash",
-            tag: "ingest",
-            security: Some("plivo_basic"),
-            consumes: &["application/json"],
-            responses: &[
-                ("201", "Feedback has been posted"),
-                ("401", "Authentication failed"),
-                (
-                    "404",
-                    "Please check the Call UUID / Resource cannot be found",
-                ),
-                ("405", "HTTP method not allowed"),
-                ("413", "Body too large"),
-                ("422", "Rating or issues invalid (Plivo's messages)"),
-                ("503", "Unavailable, with Retry-After"),
-            ],
-        },
-    ]
+/// The whole document as JSON: the generated read API plus the hand-written
+/// ingest and service operations.
+pub fn document_json() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    let operations = openapi_ingest::operations()
+        .into_iter()
+        .chain(openapi_ingest::service_operations());
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, method, operation) in operations {
+            let item = paths.entry(path).or_insert_with(|| json!({}));
+            if let Some(item) = item.as_object_mut() {
+                item.insert(method.to_owned(), operation);
+            }
+        }
+    }
+    empty_means_absent(&mut doc);
+    listed_report_schema(&mut doc);
+    doc
 }
 
-fn service_endpoints() -> Vec<Endpoint> {
-    let get = |path, summary, responses| Endpoint {
-        method: HttpMethod::Get,
-        path,
-        summary,
-        tag: "service",
-        security: None,
-        consumes: &[],
-        responses,
+/// The read API takes an empty query value as an absent parameter
+/// (`strict_query`): every query parameter of an ops operation says so.
+fn empty_means_absent(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
     };
-    vec![
-        get(
-            "/healthz",
-            "Liveness: the process answers",
-            &[("200", "ok")],
-        ),
-        get(
-            "/readyz",
-            "Readiness: the database answers",
-            &[("200", "ready"), ("503", "database not answering")],
-        ),
-        get(
-            "/metrics",
-            "Prometheus metrics (on CALLQ_METRICS_LISTEN instead, when that is set)",
-            &[("200", "Prometheus text format 0.0.4")],
-        ),
-        get(
-            "/openapi.json",
-            "This document",
-            &[("200", "OpenAPI 3.1 JSON")],
-        ),
-    ]
-}
-
-/// Makes a path built at start-up live as long as the (static) document text.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-fn method_name(m: &HttpMethod) -> &'static str {
-    match m {
-        HttpMethod::Get => "get",
-        HttpMethod::Post => "post",
-        HttpMethod::Put => "put",
-        HttpMethod::Delete => "delete",
-        HttpMethod::Options => "options",
-        HttpMethod::Head => "head",
-        HttpMethod::Patch => "patch",
-        HttpMethod::Trace => "trace",
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let operations = item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut());
+        for parameter in operations
+            .filter_map(|op| op.get_mut("parameters").and_then(Value::as_array_mut))
+            .flatten()
+        {
+            if parameter["in"] == "query" {
+                parameter["allowEmptyValue"] = json!(true);
+            }
+        }
     }
 }
 
-/// The `{name}` segments of a path template.
-fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-}
-
-fn add(doc: &mut Document, e: Endpoint) {
-    let mut op = OperationBuilder::new()
-        .summary(Some(e.summary))
-        .tag(e.tag)
-        .operation_id(Some(format!(
-            "{}_{}",
-            method_name(&e.method),
-            e.path.trim_matches('/').replace(['/', '{', '}', '.'], "_")
-        )));
-    for name in path_parameters(e.path) {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+/// The call view lists reports whose large texts may be replaced by their
+/// size (`calls::listed`): the `Report` schema with those two texts
+/// optional and the size fields added, as `ListedReport`.
+fn listed_report_schema(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(mut listed) = schemas.get("Report").cloned() else {
+        return;
+    };
+    if let Some(required) = listed.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|r| r != "raw_payload" && r != "media_quality_of_experience");
+    }
+    if let Some(properties) = listed.get_mut("properties").and_then(Value::as_object_mut) {
+        let count = |d: &str| json!({"type": "integer", "minimum": 0, "description": d});
+        let flag = |d: &str| json!({"type": "boolean", "description": d});
+        properties.insert(
+            "raw_payload_bytes".into(),
+            count("Size of raw_payload in bytes"),
+        );
+        properties.insert(
+            "raw_payload_truncated".into(),
+            flag("raw_payload is left out (larger than 4096 bytes)"),
+        );
+        properties.insert(
+            "media_quality_of_experience_bytes".into(),
+            count("Size of media_quality_of_experience in bytes, when left out"),
+        );
+        properties.insert(
+            "media_quality_of_experience_truncated".into(),
+            flag("media_quality_of_experience is left out (larger than 4096 bytes)"),
         );
     }
-    if !e.consumes.is_empty() {
-        let mut body = RequestBodyBuilder::new().required(Some(Required::True));
-        for media_type in e.consumes {
-            body = body.content(
-                *media_type,
-                ContentBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
-                    .build(),
-            );
-        }
-        op = op.request_body(Some(body.build()));
-    }
-    for (status, description) in e.responses {
-        op = op.response(*status, Response::new(*description));
-    }
-    if let Some(scheme) = e.security {
-        op = op.security(SecurityRequirement::new(scheme, Vec::<String>::new()));
-    }
-    doc.paths
-        .add_path_operation(e.path, vec![e.method], op.build());
-}
-
-struct IngestEndpoints;
-
-impl Modify for IngestEndpoints {
-    fn modify(&self, doc: &mut Document) {
-        for e in ingest_endpoints() {
-            add(doc, e);
-        }
-    }
-}
-
-struct ServiceEndpoints;
-
-impl Modify for ServiceEndpoints {
-    fn modify(&self, doc: &mut Document) {
-        for e in service_endpoints() {
-            add(doc, e);
-        }
+    listed["description"] = json!(
+        "A report as the call view lists it: a raw_payload or media_quality_of_experience larger \
+         than 4096 bytes is left out and its size given; GET /api/v1/reports/{id} has it whole."
+    );
+    schemas.insert("ListedReport".into(), listed);
+    if let Some(items) = doc.pointer_mut("/components/schemas/CallView/properties/reports/items") {
+        *items = json!({"$ref": "#/components/schemas/ListedReport"});
     }
 }
 
@@ -334,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_document_is_openapi_3_1_with_every_endpoint() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = document_json();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
         for p in [
@@ -354,5 +193,9 @@ mod tests {
         assert_eq!(plivo["parameters"][0]["name"], "call_uuid");
         assert!(plivo["responses"]["201"].is_object());
         assert!(doc["components"]["securitySchemes"]["ops_token"].is_object());
+        let unauthorized = &paths["/api/v1/reports"]["get"]["responses"]["401"];
+        assert!(unauthorized["headers"]["WWW-Authenticate"].is_object());
+        let list = &paths["/api/v1/reports"]["get"]["responses"]["200"]["content"];
+        assert!(list["application/json"].is_object() && list["text/csv"].is_object());
     }
 }

@@ -1,94 +1,66 @@
-//! Query-string parsing for the read API. Strict on purpose: an unknown or
-//! repeated parameter, or a value that does not parse, is a 400 naming the
-//! parameter, because a silently ignored typo (`protocl=plivo`) would return
-//! unfiltered data that looks like an answer. Empty values (`protocol=`)
-//! count as absent, so URL templates with blanks work.
+//! The read API's query parameters, as typed structs whose field doc comments
+//! and `#[param]` bounds are the OpenAPI text: the document states exactly
+//! what the server enforces, because both come from the same declaration.
+//!
+//! Each field type parses its value from text and says what is wrong with it
+//! (the 400 names the parameter, see `strict_query`). A rule between two
+//! parameters (`until` after `since`, `max_rating` not below `min_rating`,
+//! `csv_safe` and `limit` above 1000 with CSV only) cannot be written in
+//! OpenAPI: it is in the parameters' descriptions and checked here after
+//! parsing.
 
-use std::str::FromStr;
-
-use axum::extract::Query;
-use axum::http::Uri;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use crate::store::query::{Cursor, GroupBy, ReportFilter, StatsQuery};
+use super::strict_query;
+use crate::model::{Kind, Protocol};
+use crate::store::query::{self, Cursor, ReportFilter, StatsQuery};
 
 /// Rows per JSON page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: i64 = 100;
 /// The largest JSON page.
 pub const MAX_LIMIT: i64 = 1000;
-/// The longest `call_id` or `issue` accepted in a filter.
-const MAX_TEXT: usize = 512;
+/// The longest `call_id`, `issue` or `device` accepted in a filter, in
+/// characters (as JSON Schema's `maxLength` counts), so at most 2 KiB.
+pub const MAX_TEXT_CHARS: usize = 512;
 
-/// The query parameters of one request, consumed one by one.
-pub struct Params {
-    pairs: Vec<(String, String)>,
-}
+/// Free text matched exactly against stored values: bounded, and without
+/// U+0000 (PostgreSQL cannot hold that character, so such a filter could
+/// never match; the document says so with the pattern `^[^\u0000]*$`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SearchText(String);
 
-impl Params {
-    pub fn from_uri(uri: &Uri) -> Result<Params, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
-            .map_err(|e| ApiError::bad("query", format!("the query string is malformed: {e}")))?;
-        Ok(Params { pairs })
-    }
-
-    /// The value of `name` (trimmed), or `None` when absent or empty; a
-    /// second occurrence is an error.
-    pub fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
-        let mut found: Vec<String> = Vec::new();
-        self.pairs.retain(|(k, v)| {
-            if k == name {
-                found.push(v.trim().to_owned());
-                false
-            } else {
-                true
-            }
-        });
-        if found.len() > 1 {
-            return Err(ApiError::bad(
-                name,
-                format!("`{name}` is given more than once"),
-            ));
-        }
-        Ok(found.pop().filter(|v| !v.is_empty()))
-    }
-
-    /// `name` parsed with `parse`, whose error text becomes the message.
-    pub fn take_with<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ApiError> {
-        match self.take(name)? {
-            None => Ok(None),
-            Some(v) => parse(&v).map(Some).map_err(|m| ApiError::bad(name, m)),
-        }
-    }
-
-    /// Fails on the first parameter nobody asked for.
-    pub fn finish(self) -> Result<(), ApiError> {
-        match self.pairs.into_iter().next() {
-            Some((name, _)) => Err(ApiError::bad(&name, format!("unknown parameter `{name}`"))),
-            None => Ok(()),
+impl TryFrom<String> for SearchText {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        if v.chars().count() > MAX_TEXT_CHARS {
+            Err(format!("longer than {MAX_TEXT_CHARS} characters"))
+        } else if !crate::model::text::is_storable(&v) {
+            Err("the character U+0000 (%00) is not allowed".to_owned())
+        } else {
+            Ok(SearchText(v))
         }
     }
 }
 
-/// One of the names of a `text_enum` type.
-fn member<T: FromStr>(
-    all: &[T],
-    name: impl Fn(&T) -> &'static str,
-) -> impl Fn(&str) -> Result<T, String> {
-    let names: Vec<&'static str> = all.iter().map(name).collect();
-    move |v: &str| {
-        v.parse::<T>()
-            .map_err(|_| format!("must be one of: {}", names.join(", ")))
+/// An instant: RFC 3339 (`2026-11-24T08:00:00Z`, any offset) or a bare UTC
+/// date (`2026-11-24`, its midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Instant(DateTime<Utc>);
+
+impl TryFrom<String> for Instant {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        parse_time(&v).map(Instant)
     }
 }
 
-/// RFC 3339 (`2026-11-24T08:00:00Z`, any offset) or a bare UTC date
-/// (`2026-11-24`, its midnight). A `+` of an offset that arrived as a space
-/// (an unencoded `+` in a query string) is taken back.
+/// RFC 3339 or a date (see [`Instant`]). A `+` of an offset that arrived as
+/// a space (an unencoded `+` in a query string) is taken back.
 pub fn parse_time(v: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(t.to_utc());
@@ -104,71 +76,211 @@ pub fn parse_time(v: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
-fn parse_rating(v: &str) -> Result<f64, String> {
-    match v.parse::<f64>() {
-        Ok(r) if (1.0..=5.0).contains(&r) => Ok(r),
-        _ => Err(format!("`{v}` is not a rating between 1 and 5")),
+/// A rating bound, 1 to 5 inclusive (what every style stores).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Rating(f64);
+
+impl TryFrom<String> for Rating {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        match v.parse::<f64>() {
+            Ok(r) if (1.0..=5.0).contains(&r) => Ok(Rating(r)),
+            _ => Err(format!("`{v}` is not a rating between 1 and 5")),
+        }
     }
 }
 
-/// Free text to match stored values with: bounded, and never holding a
-/// character no stored value can hold (U+0000, which PostgreSQL would refuse
-/// with an error rather than match nothing).
-pub fn parse_text(v: &str) -> Result<String, String> {
-    if v.len() > MAX_TEXT {
-        Err(format!("longer than {MAX_TEXT} bytes"))
-    } else if !crate::model::text::is_storable(v) {
-        Err("the character U+0000 (%00) is not allowed".to_owned())
-    } else {
-        Ok(v.to_owned())
+/// A row count, at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Limit(i64);
+
+impl TryFrom<String> for Limit {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        match v.parse::<i64>() {
+            Ok(n) if n >= 1 => Ok(Limit(n)),
+            _ => Err("`limit` must be a positive integer".to_owned()),
+        }
     }
+}
+
+/// A `next_cursor` this server handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PageCursor(Cursor);
+
+impl TryFrom<String> for PageCursor {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        Cursor::decode(&v)
+            .map(PageCursor)
+            .map_err(|e| format!("`cursor` is {e}"))
+    }
+}
+
+/// `true` or `false` (`1` and `0` are taken too).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Flag(bool);
+
+impl TryFrom<String> for Flag {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        match v.as_str() {
+            "true" | "1" => Ok(Flag(true)),
+            "false" | "0" => Ok(Flag(false)),
+            _ => Err("must be true or false".to_owned()),
+        }
+    }
+}
+
+/// What `GET /api/v1/reports` answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A page of `ReportPage` JSON.
+    Json,
+    /// Every matching row as CSV, streamed.
+    Csv,
+}
+
+/// How statistics are split into groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Protocol,
+    Kind,
+    /// One group per issue name (a report with two issues counts in both;
+    /// reports without issues form the group with a `null` key).
+    Issue,
+    /// `device_name` (`null` key: no device named).
+    Device,
+    /// UTC hour, key `YYYY-MM-DDTHH:00:00Z`.
+    Hour,
+    /// UTC day, key `YYYY-MM-DD`.
+    Day,
+    /// UCWA `errorCode` (`null` key: reports without one).
+    ErrorCode,
+    /// UCWA `errorSubcode` (`null` key: reports without one).
+    ErrorSubcode,
+}
+
+// Both directions are exhaustive matches: a grouping added to the store
+// without its API name (or the reverse) does not compile.
+impl From<GroupBy> for query::GroupBy {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Protocol => query::GroupBy::Protocol,
+            GroupBy::Kind => query::GroupBy::Kind,
+            GroupBy::Issue => query::GroupBy::Issue,
+            GroupBy::Device => query::GroupBy::Device,
+            GroupBy::Hour => query::GroupBy::Hour,
+            GroupBy::Day => query::GroupBy::Day,
+            GroupBy::ErrorCode => query::GroupBy::ErrorCode,
+            GroupBy::ErrorSubcode => query::GroupBy::ErrorSubcode,
+        }
+    }
+}
+
+impl From<query::GroupBy> for GroupBy {
+    fn from(g: query::GroupBy) -> Self {
+        match g {
+            query::GroupBy::Protocol => GroupBy::Protocol,
+            query::GroupBy::Kind => GroupBy::Kind,
+            query::GroupBy::Issue => GroupBy::Issue,
+            query::GroupBy::Device => GroupBy::Device,
+            query::GroupBy::Hour => GroupBy::Hour,
+            query::GroupBy::Day => GroupBy::Day,
+            query::GroupBy::ErrorCode => GroupBy::ErrorCode,
+            query::GroupBy::ErrorSubcode => GroupBy::ErrorSubcode,
+        }
+    }
+}
+
+/// The query parameters of `GET /api/v1/reports`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Exact call id (Plivo call UUID, Graph callChainId, UCWA
+    /// `{applicationId}/{conversationId}`).
+    #[param(value_type = Option<String>, max_length = 512, pattern = "^[^\\u0000]*$")]
+    pub call_id: Option<SearchText>,
+    /// Only reports of this wire style.
+    pub protocol: Option<Protocol>,
+    /// Only reports of this kind.
+    pub kind: Option<Kind>,
+    /// Received at or after (RFC 3339, or a date `YYYY-MM-DD` meaning its
+    /// UTC midnight).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<Instant>,
+    /// Received before (RFC 3339, or `YYYY-MM-DD`); must be later than
+    /// `since` when both are given.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Instant>,
+    /// Rating at least this (reports without a rating are left out).
+    #[param(value_type = Option<f64>, minimum = 1, maximum = 5)]
+    pub min_rating: Option<Rating>,
+    /// Rating at most this; not below `min_rating` when both are given.
+    #[param(value_type = Option<f64>, minimum = 1, maximum = 5)]
+    pub max_rating: Option<Rating>,
+    /// Reports naming this issue (e.g. ECHO; matched upper-case).
+    #[param(value_type = Option<String>, max_length = 512, pattern = "^[^\\u0000]*$")]
+    pub issue: Option<SearchText>,
+    /// Exact device name (Graph `deviceName`).
+    #[param(value_type = Option<String>, max_length = 512, pattern = "^[^\\u0000]*$")]
+    pub device: Option<SearchText>,
+    /// JSON: page size, 1 to 1000, default 100. CSV: a cap on the rows,
+    /// any positive number, default every row.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub limit: Option<Limit>,
+    /// The `next_cursor` of the previous page (opaque).
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<PageCursor>,
+    /// `json` or `csv`; without it, CSV when `Accept` names `text/csv`.
+    pub format: Option<Format>,
+    /// CSV only (with `format=csv` or `Accept: text/csv`): prefix `'` to
+    /// text cells starting with = + - @ tab or CR, so spreadsheets do not
+    /// run them as formulas; default false (cells as stored).
+    #[param(value_type = Option<bool>)]
+    pub csv_safe: Option<Flag>,
+}
+
+/// The query parameters of `GET /api/v1/stats`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// Received at or after (RFC 3339, or `YYYY-MM-DD` meaning its UTC
+    /// midnight); default: unbounded.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<Instant>,
+    /// Received before; must be later than `since` when both are given;
+    /// default: unbounded.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Instant>,
+    /// Split the statistics into groups by this; default: one group.
+    pub group_by: Option<GroupBy>,
+    /// Only reports of this wire style.
+    pub protocol: Option<Protocol>,
+    /// Only reports of this kind.
+    pub kind: Option<Kind>,
 }
 
 /// `since` and `until` (until exclusive), checked to be in order.
-fn time_range(p: &mut Params, filter: &mut ReportFilter) -> Result<(), ApiError> {
-    filter.since = p.take_with("since", parse_time)?;
-    filter.until = p.take_with("until", parse_time)?;
+fn time_range(
+    since: Option<Instant>,
+    until: Option<Instant>,
+    filter: &mut ReportFilter,
+) -> Result<(), ApiError> {
+    filter.since = since.map(|t| t.0);
+    filter.until = until.map(|t| t.0);
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && until <= since
     {
         return Err(ApiError::bad("until", "`until` must be later than `since`"));
     }
     Ok(())
-}
-
-/// The filter parameters shared by listing and export.
-pub fn report_filter(p: &mut Params) -> Result<ReportFilter, ApiError> {
-    use crate::model::{Kind, Protocol};
-    let mut filter = ReportFilter {
-        call_id: p.take_with("call_id", parse_text)?,
-        protocol: p.take_with("protocol", member(Protocol::ALL, |m| m.as_str()))?,
-        kind: p.take_with("kind", member(Kind::ALL, |m| m.as_str()))?,
-        min_rating: p.take_with("min_rating", parse_rating)?,
-        max_rating: p.take_with("max_rating", parse_rating)?,
-        // Issues are stored under their canonical upper-case names.
-        issue: p
-            .take_with("issue", parse_text)?
-            .map(|i| i.to_ascii_uppercase()),
-        device: p.take_with("device", parse_text)?,
-        ..ReportFilter::default()
-    };
-    time_range(p, &mut filter)?;
-    if let (Some(min), Some(max)) = (filter.min_rating, filter.max_rating)
-        && max < min
-    {
-        return Err(ApiError::bad(
-            "max_rating",
-            "`max_rating` is below `min_rating`",
-        ));
-    }
-    Ok(filter)
-}
-
-/// What `GET /api/v1/reports` answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
 }
 
 /// The list request: filter, page and format.
@@ -185,23 +297,34 @@ pub struct ListRequest {
 
 /// Parses `GET /api/v1/reports`; `accept` is the request's `Accept` header,
 /// used when there is no `format` parameter.
-pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiError> {
-    let mut p = Params::from_uri(uri)?;
-    let filter = report_filter(&mut p)?;
-    let after = p.take_with("cursor", |v| {
-        Cursor::decode(v).map_err(|e| format!("`cursor` is {e}"))
-    })?;
-    let limit = p.take_with("limit", |v| match v.parse::<i64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err("`limit` must be a positive integer".to_owned()),
-    })?;
-    let format = match p.take("format")?.as_deref() {
-        Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some(_) => return Err(ApiError::bad("format", "`format` must be json or csv")),
+pub fn list_request(uri: &axum::http::Uri, accept: Option<&str>) -> Result<ListRequest, ApiError> {
+    let p: ListParams = strict_query::parse(uri)?;
+    let mut filter = ReportFilter {
+        call_id: p.call_id.map(|t| t.0),
+        protocol: p.protocol,
+        kind: p.kind,
+        min_rating: p.min_rating.map(|r| r.0),
+        max_rating: p.max_rating.map(|r| r.0),
+        // Issues are stored under their canonical upper-case names.
+        issue: p.issue.map(|t| t.0.to_ascii_uppercase()),
+        device: p.device.map(|t| t.0),
+        ..ReportFilter::default()
+    };
+    time_range(p.since, p.until, &mut filter)?;
+    if let (Some(min), Some(max)) = (filter.min_rating, filter.max_rating)
+        && max < min
+    {
+        return Err(ApiError::bad(
+            "max_rating",
+            "`max_rating` is below `min_rating`",
+        ));
+    }
+    let format = match p.format {
+        Some(f) => f,
         None if accept.is_some_and(|a| a.to_ascii_lowercase().contains("text/csv")) => Format::Csv,
         None => Format::Json,
     };
+    let limit = p.limit.map(|l| l.0);
     // A JSON page is held in memory; a CSV export streams, so its `limit`
     // only caps the row count.
     if format == Format::Json && limit.is_some_and(|n| n > MAX_LIMIT) {
@@ -210,23 +333,16 @@ pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiE
             format!("`limit` must be at most {MAX_LIMIT} for JSON pages (CSV exports take any)"),
         ));
     }
-    let csv_safe = p
-        .take_with("csv_safe", |v| match v {
-            "true" | "1" => Ok(true),
-            "false" | "0" => Ok(false),
-            _ => Err("`csv_safe` must be true or false".to_owned()),
-        })?
-        .unwrap_or(false);
+    let csv_safe = p.csv_safe.is_some_and(|f| f.0);
     if csv_safe && format != Format::Csv {
         return Err(ApiError::bad(
             "csv_safe",
             "`csv_safe` applies to CSV exports only (add format=csv)",
         ));
     }
-    p.finish()?;
     Ok(ListRequest {
         filter,
-        after,
+        after: p.cursor.map(|c| c.0),
         limit,
         format,
         csv_safe,
@@ -234,24 +350,24 @@ pub fn list_request(uri: &Uri, accept: Option<&str>) -> Result<ListRequest, ApiE
 }
 
 /// Parses `GET /api/v1/stats`.
-pub fn stats_query(uri: &Uri) -> Result<StatsQuery, ApiError> {
-    use crate::model::{Kind, Protocol};
-    let mut p = Params::from_uri(uri)?;
+pub fn stats_query(uri: &axum::http::Uri) -> Result<StatsQuery, ApiError> {
+    let p: StatsParams = strict_query::parse(uri)?;
     let mut filter = ReportFilter {
-        protocol: p.take_with("protocol", member(Protocol::ALL, |m| m.as_str()))?,
-        kind: p.take_with("kind", member(Kind::ALL, |m| m.as_str()))?,
+        protocol: p.protocol,
+        kind: p.kind,
         ..ReportFilter::default()
     };
-    time_range(&mut p, &mut filter)?;
-    let group_by = p.take_with("group_by", member(GroupBy::ALL, |m| m.as_str()))?;
-    p.finish()?;
-    Ok(StatsQuery { filter, group_by })
+    time_range(p.since, p.until, &mut filter)?;
+    Ok(StatsQuery {
+        filter,
+        group_by: p.group_by.map(Into::into),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Protocol;
+    use axum::http::Uri;
 
     fn uri(q: &str) -> Uri {
         format!("/api/v1/reports?{q}").parse().unwrap()
@@ -289,6 +405,13 @@ mod tests {
         let r = list_request(&uri("device=Room%2012&format=csv&csv_safe=true"), None).unwrap();
         assert_eq!(r.filter.device.as_deref(), Some("Room 12"));
         assert!(r.csv_safe);
+        let r = list_request(&uri("protocol=%20graph%20&csv_safe=0"), None).unwrap();
+        assert_eq!(
+            r.filter.protocol,
+            Some(Protocol::Graph),
+            "values are trimmed"
+        );
+        assert!(!r.csv_safe);
     }
 
     #[test]
@@ -317,15 +440,74 @@ mod tests {
             ("cursor=nope", "cursor"),
             ("format=xml", "format"),
             ("protocl=plivo", "protocl"),
+            ("protocl=", "protocl"),
             ("kind=feedback&kind=diagnostics", "kind"),
+            ("kind=&kind=feedback", "kind"),
             ("csv_safe=yes&format=csv", "csv_safe"),
             ("csv_safe=true", "csv_safe"),
+            ("call_id=a%00b", "call_id"),
+            ("device=a%00", "device"),
         ] {
             let e = list_request(&uri(q), None).unwrap_err();
             assert_eq!(parameter_of(e), name, "{q}");
         }
-        let e = stats_query(&"/api/v1/stats?group_by=week".parse().unwrap()).unwrap_err();
-        assert_eq!(parameter_of(e), "group_by");
+        let long = "é".repeat(MAX_TEXT_CHARS + 1);
+        let e = list_request(&uri(&format!("issue={long}")), None).unwrap_err();
+        assert_eq!(parameter_of(e), "issue");
+        let fits = "é".repeat(MAX_TEXT_CHARS);
+        assert!(list_request(&uri(&format!("issue={fits}")), None).is_ok());
+        for q in ["group_by=week", "group_by=issue%00", "limit=5"] {
+            let e = stats_query(&format!("/api/v1/stats?{q}").parse().unwrap()).unwrap_err();
+            let expected = q.split('=').next().unwrap();
+            assert_eq!(parameter_of(e), expected, "{q}");
+        }
+    }
+
+    #[test]
+    fn every_grouping_parses_by_its_store_name() {
+        for g in query::GroupBy::ALL {
+            let q = stats_query(
+                &format!("/api/v1/stats?group_by={}", g.as_str())
+                    .parse()
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(q.group_by, Some(*g));
+            assert_eq!(
+                serde_json::to_value(GroupBy::from(*g)).unwrap(),
+                g.as_str(),
+                "the answer's group_by is the same name"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_parameters_are_the_parsed_ones() {
+        let names = |p: Vec<utoipa::openapi::path::Parameter>| -> Vec<String> {
+            p.into_iter().map(|p| p.name).collect()
+        };
+        assert_eq!(
+            names(ListParams::into_params(|| None)),
+            [
+                "call_id",
+                "protocol",
+                "kind",
+                "since",
+                "until",
+                "min_rating",
+                "max_rating",
+                "issue",
+                "device",
+                "limit",
+                "cursor",
+                "format",
+                "csv_safe"
+            ]
+        );
+        assert_eq!(
+            names(StatsParams::into_params(|| None)),
+            ["since", "until", "group_by", "protocol", "kind"]
+        );
     }
 
     #[test]

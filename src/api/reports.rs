@@ -30,29 +30,19 @@ pub struct ReportPage {
     path = "/api/v1/reports",
     tag = "ops",
     security(("ops_token" = [])),
-    params(
-        ("call_id" = Option<String>, Query, description = "Exact call id (Plivo call UUID, Graph callChainId, UCWA `{applicationId}/{conversationId}`)"),
-        ("protocol" = Option<String>, Query, description = "ucwa, graph or plivo"),
-        ("kind" = Option<String>, Query, description = "feedback, diagnostics or device_quality"),
-        ("since" = Option<String>, Query, description = "Received at or after (RFC 3339 or YYYY-MM-DD, UTC)"),
-        ("until" = Option<String>, Query, description = "Received before (RFC 3339 or YYYY-MM-DD, UTC)"),
-        ("min_rating" = Option<f64>, Query, description = "Rating at least (1..5)"),
-        ("max_rating" = Option<f64>, Query, description = "Rating at most (1..5)"),
-        ("issue" = Option<String>, Query, description = "Reports naming this issue (e.g. ECHO)"),
-        ("device" = Option<String>, Query, description = "Exact device name (Graph `deviceName`)"),
-        ("limit" = Option<i64>, Query, description = "JSON: page size 1..1000, default 100. CSV: cap on rows, default every row"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("format" = Option<String>, Query, description = "json or csv (overrides Accept)"),
-        ("csv_safe" = Option<bool>, Query, description = "CSV only: prefix `'` to text cells starting with = + - @ tab or CR, so spreadsheets do not run them as formulas; default false (cells as stored)"),
-    ),
+    params(params::ListParams),
     responses(
-        (status = 200, description = "A page of reports", body = ReportPage,
-         content_type = "application/json"),
-        (status = 200, description = "CSV export of every matching row (streamed)", body = String,
-         content_type = "text/csv"),
+        (status = 200,
+         description = "A page of reports (JSON), or with `format=csv` / `Accept: text/csv` every matching row as CSV (streamed)",
+         content(
+             (ReportPage = "application/json"),
+             (String = "text/csv"),
+         )),
         (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry after Retry-After", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
+        (status = 503, description = "Database unavailable; retry after Retry-After", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn list(
@@ -127,9 +117,11 @@ pub async fn list(
     responses(
         (status = 200, description = "The report", body = Report),
         (status = 400, description = "`id` is not a UUID", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
         (status = 404, description = "No such report for this tenant", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn get_one(

@@ -9,8 +9,9 @@ use serde::Serialize;
 use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use super::params;
+use super::params::GroupBy;
 use crate::app::AppState;
-use crate::store::query::{GroupBy, GroupStats};
+use crate::store::query::GroupStats;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatsAnswer {
@@ -29,18 +30,14 @@ pub struct StatsAnswer {
     path = "/api/v1/stats",
     tag = "ops",
     security(("ops_token" = [])),
-    params(
-        ("since" = Option<String>, Query, description = "Received at or after (RFC 3339 or YYYY-MM-DD, UTC); default: unbounded"),
-        ("until" = Option<String>, Query, description = "Received before; default: unbounded"),
-        ("group_by" = Option<String>, Query, description = "protocol, kind, issue, device, hour, day, error_code or error_subcode"),
-        ("protocol" = Option<String>, Query, description = "Only this protocol"),
-        ("kind" = Option<String>, Query, description = "Only this kind"),
-    ),
+    params(params::StatsParams),
     responses(
         (status = 200, description = "Statistics per group", body = StatsAnswer),
         (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 401, description = "Missing or unknown ops token", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
+        (status = 503, description = "Database unavailable", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn stats(
@@ -53,7 +50,7 @@ pub async fn stats(
     Ok(Json(StatsAnswer {
         since: query.filter.since,
         until: query.filter.until,
-        group_by: query.group_by,
+        group_by: query.group_by.map(Into::into),
         groups,
     }))
 }

@@ -15,6 +15,7 @@ mod first_start;
 mod graph;
 mod health;
 mod hostile_input;
+mod openapi;
 mod plivo;
 mod quality;
 mod read_isolation;
