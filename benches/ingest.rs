@@ -33,7 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use callq::app::{IngestMode, Server};
+use callq::app::Server;
+use callq::ingest::IngestMode;
 
 const UCWA_TOKEN: &str = "cwt=bench-ucwa-token-0123456789abcdef";
 const GRAPH_TOKEN: &str = "bench-graph-token-0123456789abcdef";

@@ -1,8 +1,9 @@
-//! Builds the HTTP application from the modules and runs it: middleware,
-//! health checks, startup (store, migrations, writer) and graceful shutdown.
+//! Builds the HTTP application from the modules and runs it: the router,
+//! middleware, health checks, listening and graceful shutdown. What the
+//! handlers reach, and its opening at start-up (stores, migrations,
+//! writer), is `state.rs`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -20,68 +21,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
 use crate::in_flight::InFlightCap;
-use crate::model::Report;
 use crate::serve::{ConnectionLimits, Serving};
-use crate::store::{
-    Committed, ReadOptions, RequestTicket, StatementBounds, Store, StoreError, StoreOptions,
-    WriteError, Writer, WriterConfig,
-};
+use crate::store::{RequestTicket, StoreError};
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub writer: Writer,
-    /// The writer's database pool: ingestion only.
-    pub store: Store,
-    /// The read API's own pool, with a statement timeout (see
-    /// `store::ReadOptions`): reads cannot take the writer's connections.
-    pub reads: Store,
-    pub credentials: Arc<Credentials>,
-    pub settings: Arc<Settings>,
-    /// How accepted reports are written. Always [`IngestMode::GroupCommit`]
-    /// except in the ingest benchmark, which compares against the others;
-    /// no configuration key or flag selects them.
-    pub ingest_mode: IngestMode,
-}
+/// The router's state lives in `state.rs`; this path stays for the tests
+/// that name it here.
+pub use crate::state::AppState;
 
-/// How ingest handlers write. The alternatives exist for the benchmark only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IngestMode {
-    /// Through the group-commit writer (production).
-    GroupCommit,
-    /// One INSERT transaction per request: the naive design, as a baseline.
-    InsertPerRequest,
-    /// Answer as if stored, store nothing: the HTTP ceiling.
-    Discard,
-}
-
-impl AppState {
-    /// Hands `report` to the group-commit writer and waits for its COMMIT.
-    /// Every ingest handler goes through here; a 2xx may only follow `Ok`.
-    /// Here, too, each stream gets its derived MOS and quality class, so
-    /// that no style can forget them.
-    pub async fn commit(&self, mut report: Report) -> Result<Committed, WriteError> {
-        report.derive_stream_quality();
-        match self.ingest_mode {
-            IngestMode::GroupCommit => self.writer.submit(report).await,
-            IngestMode::Discard => Ok(Committed {
-                id: report.id,
-                duplicate: false,
-            }),
-            IngestMode::InsertPerRequest => match self.store.insert_one(&report).await {
-                Ok(stored) => Ok(Committed {
-                    id: stored.id,
-                    duplicate: stored.duplicate,
-                }),
-                Err(_) => Err(WriteError::Unavailable),
-            },
-        }
-    }
-}
+/// The ingest benchmark's modes, at the path the tests name them by.
+#[cfg(feature = "bench-modes")]
+pub use crate::ingest::IngestMode;
 
 /// The whole router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -272,55 +224,26 @@ impl Drained {
 impl Server {
     /// Opens the store, applies migrations, starts the writer and listens.
     pub async fn start(settings: Settings) -> Result<Server, StartError> {
-        Self::start_with(settings, IngestMode::GroupCommit).await
+        crate::telemetry::prometheus();
+        let state = AppState::open(&settings).await?;
+        Self::listen(settings, state).await
     }
 
     /// As [`Server::start`] with another way of writing; for the ingest
-    /// benchmark's baselines only.
+    /// benchmark's baselines only (feature `bench-modes`).
+    #[cfg(feature = "bench-modes")]
     pub async fn start_with(
         settings: Settings,
         ingest_mode: IngestMode,
     ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
-        let store = Store::open_bounded(
-            settings.database_url(),
-            &StoreOptions {
-                max_connections: settings.database_max_connections,
-                acquire_timeout: Duration::from_secs(3),
-            },
-            Some(StatementBounds::below(Duration::from_secs(
-                settings.flush_timeout_secs,
-            ))),
-        )?;
-        migrate_with_retry(&store).await?;
-        let reads = Store::open_read(
-            settings.database_url(),
-            &ReadOptions {
-                max_connections: settings.database_read_max_connections,
-                acquire_timeout: Duration::from_secs(3),
-                statement_timeout: Duration::from_secs(settings.read_statement_timeout_secs),
-            },
-        )?;
-        let writer = Writer::start(
-            store.clone(),
-            WriterConfig {
-                queue_capacity: settings.queue_capacity,
-                queue_max_bytes: settings.queue_max_bytes,
-                max_batch: settings.max_batch,
-                flushes_in_flight: settings.flushes_in_flight,
-                flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
-                retry_window: Duration::from_secs(settings.retry_window_secs),
-                tenant_queue_share: settings.tenant_queue_share,
-            },
-        );
-        let state = AppState {
-            writer,
-            store,
-            reads,
-            credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
-            settings: Arc::new(settings.clone()),
-            ingest_mode,
-        };
+        let mut state = AppState::open(&settings).await?;
+        state.ingest = state.ingest.with_mode(ingest_mode, state.store.clone());
+        Self::listen(settings, state).await
+    }
+
+    /// Serves `state` on the configured addresses.
+    async fn listen(settings: Settings, state: AppState) -> Result<Server, StartError> {
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -391,7 +314,7 @@ impl Server {
         };
         let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
         // No request is left to read: the read API's pool can go.
-        let _ = tokio::time::timeout_at(deadline, self.state.reads.close()).await;
+        let _ = tokio::time::timeout_at(deadline, self.state.reads.0.close()).await;
         // The writer keeps running until here, so requests that were still
         // being answered got their commits; now write what is queued.
         let writer_drained = tokio::time::timeout_at(deadline, self.state.writer.shutdown())
@@ -430,21 +353,5 @@ impl Server {
     /// first thing with [`crate::shutdown::on_signal`] and use [`Server::run_until`].
     pub async fn run_until_signal(self) -> Drained {
         self.run_until(crate::shutdown::on_signal()).await
-    }
-}
-
-/// Migrations at start; a database that is still starting gets ten seconds.
-async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
-    let mut attempt = 0;
-    loop {
-        match store.migrate().await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 10 && e.is_unavailable() => {
-                attempt += 1;
-                tracing::warn!(error = %e, attempt, "database not ready; retrying");
-            }
-            Err(e) => return Err(e),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

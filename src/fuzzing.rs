@@ -13,9 +13,9 @@
 //! here failing is a finding too.
 
 use crate::model::MediaStream;
-use crate::protocols::graph::{duration, quality};
-use crate::protocols::plivo::request;
-use crate::protocols::ucwa::{input, qoe};
+use crate::protocols::graph::{self, duration};
+use crate::protocols::plivo;
+use crate::protocols::ucwa::{self, qoe};
 
 /// The properties the two UCWA operations read from their input.
 const UCWA_PROPERTIES: &[&str] = &[
@@ -37,7 +37,7 @@ fn check_accepted_body(body: &str) {
 
 /// What the UCWA handlers do with a decoded input: read each property and
 /// extract the streams of a QoE document, as `publishCallQualityFeedback` does.
-fn use_ucwa_input(body: &str, decoded: Result<input::Input, input::DecodeError>) {
+fn use_ucwa_input(body: &str, decoded: Result<ucwa::request::Input, ucwa::request::DecodeError>) {
     let Ok(input) = decoded else { return };
     check_accepted_body(body);
     for name in UCWA_PROPERTIES {
@@ -87,7 +87,7 @@ pub fn check_stream(s: &MediaStream) {
     }
 }
 
-/// Derives what `AppState::commit` derives for every accepted report (E-model
+/// Derives what `Ingest::submit` derives for every accepted report (E-model
 /// MOS, CQD class) and checks the result.
 fn check_streams(mut streams: Vec<MediaStream>) {
     for stream in &mut streams {
@@ -100,14 +100,14 @@ fn check_streams(mut streams: Vec<MediaStream>) {
 /// A UCWA JSON input body (`application/json`).
 pub fn ucwa_json(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        use_ucwa_input(text, input::decode_json(text));
+        use_ucwa_input(text, ucwa::request::decode_json(text));
     }
 }
 
 /// A UCWA XML input body (`application/xml`).
 pub fn ucwa_xml(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        use_ucwa_input(text, input::decode_xml(text));
+        use_ucwa_input(text, ucwa::request::decode_xml(text));
     }
 }
 
@@ -124,7 +124,7 @@ pub fn ms_qoe(data: &[u8]) {
 pub fn graph_body(data: &[u8]) {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data)
-        && let Ok(q) = quality::decode_body(&json)
+        && let Ok(q) = graph::request::decode_body(&json)
     {
         check_accepted_body(&String::from_utf8_lossy(data));
         check_streams(q.streams);
@@ -147,8 +147,8 @@ pub fn graph_duration(data: &[u8]) {
 
 /// A Plivo feedback request body.
 pub fn plivo_body(data: &[u8]) {
-    if let Ok(text) = request::body_text(data)
-        && let Ok(feedback) = request::decode(text)
+    if let Ok(text) = plivo::request::body_text(data)
+        && let Ok(feedback) = plivo::request::decode(text)
     {
         check_accepted_body(text);
         assert!(
@@ -157,7 +157,7 @@ pub fn plivo_body(data: &[u8]) {
             feedback.rating
         );
         if let Some(notes) = &feedback.notes {
-            assert!(notes.chars().count() <= request::NOTES_MAX_CHARS);
+            assert!(notes.chars().count() <= plivo::request::NOTES_MAX_CHARS);
         }
     }
 }

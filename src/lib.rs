@@ -5,8 +5,9 @@
 //! the original API would, normalizes it into one [`model::Report`], and stores
 //! it durably through the group-commit [`store::Writer`].
 //!
-//! Data flows one way: `protocols` (wire formats → model) → `store` (model →
-//! SQL). `app` wires the modules into one HTTP server.
+//! Data flows one way: `protocols` (wire formats → model) → `ingest` (the
+//! one way a style submits a report) → `store` (model → SQL). `state` holds
+//! the parts handlers extract; `app` wires the modules into one HTTP server.
 
 pub mod api;
 pub mod app;
@@ -17,9 +18,12 @@ pub mod files;
 pub mod fuzzing;
 pub mod http;
 pub mod in_flight;
+pub mod ingest;
 pub mod model;
 pub mod protocols;
 pub mod serve;
 pub mod shutdown;
+pub mod state;
 pub mod store;
+pub mod style;
 pub mod telemetry;

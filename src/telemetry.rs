@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::style::Style;
 
 /// Installs the global tracing subscriber (`RUST_LOG` filters, default `info`).
 /// Later calls are ignored, so tests may call it freely.
@@ -89,18 +90,13 @@ fn describe_metrics() {
     metrics::gauge!("callq_writer_queue_depth").set(0.0);
 }
 
-/// Which wire style a path belongs to, for metric labels.
+/// Which wire style a path belongs to, for metric labels: the style's
+/// name, `ops` for the read API, `other` for the rest.
 pub fn style_of(path: &str) -> &'static str {
-    if path.starts_with("/ucwa/") {
-        "ucwa"
-    } else if path.starts_with("/v1.0/") || path.starts_with("/beta/") {
-        "graph"
-    } else if path.starts_with("/v1/") {
-        "plivo"
-    } else if path.starts_with("/api/") {
-        "ops"
-    } else {
-        "other"
+    match Style::of_path(path) {
+        Some(style) => style.name(),
+        None if path.starts_with("/api/") => "ops",
+        None => "other",
     }
 }
 

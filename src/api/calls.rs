@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
-use crate::app::AppState;
 use crate::model::{Kind, MediaStream, Protocol, Report};
+use crate::state::Reads;
 use crate::store::CallReport;
 
 /// The call at a glance.
@@ -211,7 +211,7 @@ pub fn summarize(reports: &[&Report]) -> Option<CallSummary> {
     )
 )]
 pub async fn get_call(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     call_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CallView>, ApiError> {
@@ -223,8 +223,7 @@ pub async fn get_call(
             "the character U+0000 (%00) is not allowed",
         ));
     }
-    let (reports, truncated) = state
-        .reads
+    let (reports, truncated) = reads
         .call_reports(&tenant, &call_id, MAX_CALL_REPORTS, MAX_INLINE_TEXT_BYTES)
         .await?;
     let summary = {

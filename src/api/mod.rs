@@ -23,7 +23,7 @@ pub use error::ApiError;
 use axum::Router;
 use axum::routing::{any, get};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The read API's routes, and `/openapi.json`.
 pub fn router() -> Router<AppState> {

@@ -72,10 +72,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The path prefix of UCWA's conversation resources.
-pub(super) const UCWA_BASE: &str =
-    "/ucwa/v1/applications/{applicationId}/communication/conversations/{conversationId}/audioVideo";
-
 /// The whole document as JSON: the generated read API plus the hand-written
 /// ingest and service operations.
 pub fn document_json() -> Value {

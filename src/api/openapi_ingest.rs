@@ -13,11 +13,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::openapi::UCWA_BASE;
-use crate::protocols::graph::quality::MAX_MEDIA_QUALITY_LIST;
+use crate::protocols::graph::request::MAX_MEDIA_QUALITY_LIST;
 use crate::protocols::plivo::Issue;
 use crate::protocols::plivo::request::NOTES_MAX_CHARS;
 use crate::protocols::ucwa::{ErrorCode, ErrorSubcode};
+use crate::style::Style;
 
 /// The XML namespace of UCWA's `<input>`.
 const UCWA_NAMESPACE: &str = "http://schemas.microsoft.com/rtc/2012/03/ucwa";
@@ -36,9 +36,10 @@ const UCWA_XML: &[&str] = &["application/xml", "application/vnd.microsoft.com.uc
 /// Every operation that is not generated from a handler: `(path, method,
 /// operation)`.
 pub fn operations() -> Vec<(String, &'static str, Value)> {
-    vec![
+    let ucwa_base = crate::protocols::ucwa::audio_video();
+    let mut operations = vec![
         (
-            format!("{UCWA_BASE}/audioVideoSession/publishCallQualityFeedback"),
+            format!("{ucwa_base}/audioVideoSession/publishCallQualityFeedback"),
             "post",
             ucwa_operation(
                 "UCWA publishCallQualityFeedback (mediaEndpoint, mediaQualityOfExperience)",
@@ -57,7 +58,7 @@ pub fn operations() -> Vec<(String, &'static str, Value)> {
             ),
         ),
         (
-            format!("{UCWA_BASE}/reportMediaDiagnostics"),
+            format!("{ucwa_base}/reportMediaDiagnostics"),
             "post",
             ucwa_operation(
                 "UCWA reportMediaDiagnostics (errorCode, errorSubcode)",
@@ -69,7 +70,7 @@ pub fn operations() -> Vec<(String, &'static str, Value)> {
             ),
         ),
         (
-            format!("{UCWA_BASE}/audioVideoSession"),
+            format!("{ucwa_base}/audioVideoSession"),
             "get",
             json!({
                 "summary": "UCWA audioVideoSession resource",
@@ -88,21 +89,21 @@ pub fn operations() -> Vec<(String, &'static str, Value)> {
             }),
         ),
         (
-            "/v1.0/communications/calls/logTeleconferenceDeviceQuality".into(),
-            "post",
-            graph_operation("v1.0"),
-        ),
-        (
-            "/beta/communications/calls/logTeleconferenceDeviceQuality".into(),
-            "post",
-            graph_operation("beta"),
-        ),
-        (
-            "/v1/Call/{call_uuid}/Feedback/".into(),
+            crate::protocols::plivo::feedback_path(),
             "post",
             plivo_operation(),
         ),
-    ]
+    ];
+    // One Graph operation per API version prefix (`/v1.0/`, `/beta/`).
+    for prefix in Style::Graph.prefixes() {
+        let version = prefix.trim_matches('/');
+        operations.push((
+            crate::protocols::graph::action_path(prefix),
+            "post",
+            graph_operation(version),
+        ));
+    }
+    operations
 }
 
 /// An answer with the same schema in each of `types`.

@@ -12,8 +12,8 @@ use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use super::export::{self, EXPORT_PAGE};
 use super::params::{self, DEFAULT_LIMIT, Format};
-use crate::app::AppState;
 use crate::model::Report;
+use crate::state::Reads;
 use crate::store::query::{Cursor, ReportRow};
 
 /// One page of the newest-first list.
@@ -46,7 +46,7 @@ pub struct ReportPage {
     )
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     headers: HeaderMap,
     uri: Uri,
@@ -57,8 +57,7 @@ pub async fn list(
         Format::Json => {
             let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
             // One row more than asked tells whether another page exists.
-            let mut reports = state
-                .reads
+            let mut reports = reads
                 .list_reports(&tenant, &request.filter, request.after, limit + 1)
                 .await?;
             let next_cursor = if reports.len() as i64 > limit {
@@ -75,12 +74,11 @@ pub async fn list(
         }
         Format::Csv => {
             let asked = request.limit.map_or(EXPORT_PAGE, |l| l.min(EXPORT_PAGE));
-            let first = state
-                .reads
+            let first = reads
                 .list_reports(&tenant, &request.filter, request.after, asked)
                 .await?;
             let body = export::body(
-                state.reads.clone(),
+                reads.clone(),
                 tenant,
                 request.filter,
                 first,
@@ -125,7 +123,7 @@ pub async fn list(
     )
 )]
 pub async fn get_one(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Report>, ApiError> {
@@ -133,7 +131,7 @@ pub async fn get_one(
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.
-    match state.reads.get_report(&tenant, id).await? {
+    match reads.get_report(&tenant, id).await? {
         Some(report) => Ok(Json(report)),
         None => Err(ApiError::NotFound(format!("no report {id}"))),
     }

@@ -10,7 +10,7 @@ use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use super::params;
 use super::params::GroupBy;
-use crate::app::AppState;
+use crate::state::Reads;
 use crate::store::query::GroupStats;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -41,12 +41,12 @@ pub struct StatsAnswer {
     )
 )]
 pub async fn stats(
-    State(state): State<AppState>,
+    State(Reads(reads)): State<Reads>,
     OpsTenant(tenant): OpsTenant,
     uri: Uri,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let query = params::stats_query(&uri)?;
-    let groups = state.reads.stats(&tenant, &query).await?;
+    let groups = reads.stats(&tenant, &query).await?;
     Ok(Json(StatsAnswer {
         since: query.filter.since,
         until: query.filter.until,

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The page's policy: scripts, styles, images and requests from this origin
 /// only; no inline script, no `eval`, no plugin, never framed.

@@ -180,7 +180,7 @@ impl Report {
     /// before the report is stored: the E-model MOS of audio streams that
     /// carry no MOS of their own ([`mos::annotate`]; a reported MOS is kept)
     /// and the CQD audio class ([`quality::annotate`]). Every accepted report
-    /// passes through here (`AppState::commit`), whatever its style.
+    /// passes through here (`Ingest::submit`), whatever its style.
     pub fn derive_stream_quality(&mut self) {
         for stream in &mut self.streams {
             mos::annotate(stream);

@@ -3,28 +3,36 @@
 //! the media leg between their bot and a VTC device, under `/v1.0/` and
 //! `/beta/` (the two versions share one schema).
 //!
+//! Laid out as every style is (see `protocols`):
+//! - `handler`: the HTTP exchange, and the 404/405 answers;
 //! - `auth`: bearer token → tenant, and the `Calls.AccessMedia.All` role;
-//! - `quality` (with `decode` and `duration`): the body's schema, validated
-//!   property by property, normalized into the model's units;
-//! - `handler`: the HTTP exchange;
+//! - `request`: the body's schema, validated property by property,
+//!   normalized into the model's units (with `odata`, OData JSON properties
+//!   read by their EDM type, and `duration`, `Edm.Duration` values);
 //! - `error`: Graph's OData error body and correlation headers.
 
 mod auth;
-mod decode;
 pub(crate) mod duration;
 mod error;
 mod handler;
-pub(crate) mod quality;
+mod odata;
+pub(crate) mod request;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{any, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
+use crate::style::Style;
 
 /// The action's path under each version prefix.
-const ACTION: &str = "/communications/calls/logTeleconferenceDeviceQuality";
+const ACTION: &str = "communications/calls/logTeleconferenceDeviceQuality";
+
+/// The action's path under `version`, one of `Style::Graph.prefixes()`.
+pub fn action_path(version: &str) -> String {
+    format!("{version}{ACTION}")
+}
 
 /// This style's routes: the action under both versions, and for anything
 /// else below the version prefixes `handler::other_path`, which still
@@ -34,10 +42,10 @@ pub fn router() -> Router<AppState> {
     let action =
         || post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed);
     let mut router = Router::new();
-    for version in ["/v1.0", "/beta"] {
+    for version in Style::Graph.prefixes() {
         router = router
-            .route(&format!("{version}{ACTION}"), action())
-            .route(&format!("{version}/{{*rest}}"), any(handler::other_path));
+            .route(&action_path(version), action())
+            .route(&format!("{version}{{*rest}}"), any(handler::other_path));
     }
     router
 }

@@ -2,7 +2,7 @@
 
 use axum::http::HeaderMap;
 
-use super::response::PlivoError;
+use super::error::PlivoError;
 use crate::auth::{Credentials, Principal, basic_credentials};
 
 /// The tenant owning the presented Plivo credentials.
@@ -11,8 +11,8 @@ use crate::auth::{Credentials, Principal, basic_credentials};
 /// auth id, a wrong token) is the same 401: the answer must not tell which
 /// half of a guess was right.
 pub fn authenticate(
-    headers: &HeaderMap,
     credentials: &Credentials,
+    headers: &HeaderMap,
 ) -> Result<Principal, PlivoError> {
     let (auth_id, auth_token) = basic_credentials(headers).ok_or(PlivoError::Unauthenticated)?;
     credentials

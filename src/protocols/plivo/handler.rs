@@ -6,85 +6,97 @@
 //! 400, 422). Nothing is stored unless every check passed, and the 201 is sent
 //! only after the report is committed.
 
-use axum::body::Body;
+use axum::Json;
+use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use uuid::Uuid;
 
 use super::auth::authenticate;
-use super::request::{body_text, call_uuid, decode};
-use super::response::{PlivoError, Posted};
-use crate::app::AppState;
-use crate::http::{BodyError, BodyLimit, RequestMeta, decode_off_thread, read_body};
-use crate::model::{Kind, Protocol, Report};
+use super::error::PlivoError;
+use super::request::{self, body_text, call_uuid};
+use crate::http::{BodyError, decode_off_thread, read_body};
+use crate::protocols::Submission;
+
+/// Plivo's success text for a stored feedback.
+pub const POSTED: &str = "Feedback has been posted";
 
 /// `POST /v1/Call/{call_uuid}/Feedback/`: stores one feedback report.
 pub async fn post_feedback(
-    State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    meta: RequestMeta,
-    BodyLimit(limit): BodyLimit,
-    body: Body,
+    submission: Submission,
 ) -> Response {
-    match accept(state, path, &headers, meta, limit, body).await {
+    match accept(path, &headers, submission).await {
         Ok(posted) => posted.into_response(),
         Err(error) => error.into_response(),
     }
 }
 
+/// Every step between the request and its commit, in the order of the
+/// module's doc.
 async fn accept(
-    state: AppState,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
-    meta: RequestMeta,
-    limit: usize,
-    body: Body,
+    submission: Submission,
 ) -> Result<Posted, PlivoError> {
-    let principal = authenticate(headers, &state.credentials)?;
+    let principal = authenticate(&submission.credentials, headers)?;
     // A path segment that does not even decode is as wrong a call UUID as any.
     let Path(raw_uuid) = path.map_err(|_| PlivoError::BadCallUuid)?;
     let call = call_uuid(&raw_uuid)?;
-    let body = read_body(body, limit).await.map_err(|e| match e {
-        BodyError::TooLarge { limit } => PlivoError::BodyTooLarge { limit },
-        BodyError::Unreadable(_) => PlivoError::MalformedBody,
-    })?;
-    let text = body_text(&body)?;
-    if text.trim().is_empty() {
-        count_empty_body(meta.user_agent.as_deref());
+    let body = read_body(submission.body, submission.limit.0)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => PlivoError::BodyTooLarge { limit },
+            BodyError::Unreadable(_) => PlivoError::MalformedBody,
+        })?;
+    if body_text(&body)?.trim().is_empty() {
+        count_empty_body(submission.meta.user_agent.as_deref());
     }
-    let (feedback, text) = decode_off_thread(body.len(), move || {
-        let text = body_text(&body)?;
-        decode(text).map(|feedback| (feedback, text.to_owned()))
+    let tenant = principal.tenant.to_string();
+    let mut report = decode_off_thread(body.len(), move || {
+        request::decode_report(&tenant, call, &body)
     })
     .await?;
-
-    let mut report = Report::new(
-        &*principal.tenant,
-        Protocol::Plivo,
-        Kind::Feedback,
-        call,
-        text,
-    );
-    report.rating = Some(feedback.rating);
-    report.issues = feedback
-        .issues
-        .iter()
-        .map(|i| i.as_str().to_owned())
-        .collect();
-    report.notes = feedback.notes;
-    meta.apply(&mut report);
+    submission.meta.apply(&mut report);
     report
         .make_storable()
         .map_err(|e| PlivoError::Unstorable(e.to_string()))?;
-
-    match state.commit(report).await {
+    match submission.ingest.submit(report).await {
         Ok(committed) => Ok(Posted::new(committed.id)),
         Err(e) => {
             tracing::warn!(error = %e, "plivo feedback not stored");
             Err(PlivoError::from_write(&e))
         }
+    }
+}
+
+/// The 201 answer for a stored feedback.
+#[derive(Debug, Serialize)]
+pub struct Posted {
+    /// The committed report's id, so that a deduplicated retry (which gets
+    /// the first report's id back from the store) is answered byte for byte
+    /// as the first attempt was, and ops can find the report by it.
+    pub api_id: Uuid,
+    pub message: &'static str,
+    pub status: &'static str,
+}
+
+impl Posted {
+    pub fn new(report_id: Uuid) -> Posted {
+        Posted {
+            api_id: report_id,
+            message: POSTED,
+            status: "success",
+        }
+    }
+}
+
+impl IntoResponse for Posted {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self)).into_response()
     }
 }
 

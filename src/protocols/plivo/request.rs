@@ -7,8 +7,9 @@
 
 use serde_json::{Map, Value};
 
+use super::error::PlivoError;
 use super::issue::Issue;
-use super::response::PlivoError;
+use crate::model::{Kind, Protocol, Report};
 
 /// Longest `notes` accepted, in characters. Plivo states no limit for the
 /// REST API; a bound keeps one client from filling the store with one row.
@@ -44,6 +45,23 @@ pub fn call_uuid(raw: &str) -> Result<String, PlivoError> {
         return Err(PlivoError::BadCallUuid);
     }
     Ok(raw.to_ascii_lowercase())
+}
+
+/// The feedback report of `tenant` about call `call_uuid` (already checked
+/// with [`call_uuid`]): `body` decoded and validated as [`decode`] does, and
+/// kept whole as the raw payload.
+pub fn decode_report(tenant: &str, call_uuid: String, body: &[u8]) -> Result<Report, PlivoError> {
+    let text = body_text(body)?;
+    let feedback = decode(text)?;
+    let mut report = Report::new(tenant, Protocol::Plivo, Kind::Feedback, call_uuid, text);
+    report.rating = Some(feedback.rating);
+    report.issues = feedback
+        .issues
+        .iter()
+        .map(|i| i.as_str().to_owned())
+        .collect();
+    report.notes = feedback.notes;
+    Ok(report)
 }
 
 /// The body as text: JSON is UTF-8, and the text is what gets stored.

@@ -10,15 +10,22 @@
 
 use axum::http::{HeaderMap, header};
 
-use crate::app::AppState;
-use crate::auth::{Principal, bearer_token};
-
 use super::error::UcwaError;
+use super::request::Operation;
+use crate::auth::{Credentials, Principal, bearer_token};
 
 /// The scope publishCallQualityFeedback needs.
 pub const FEEDBACK_SCOPES: &[&str] = &["User.ReadWrite"];
 /// The scopes of which reportMediaDiagnostics and audioVideoSession need one.
 pub const CONVERSATION_SCOPES: &[&str] = &["Conversations.Initiate", "Conversations.Receive"];
+
+/// The scopes of which `op` needs one.
+pub fn scopes(op: Operation) -> &'static [&'static str] {
+    match op {
+        Operation::PublishCallQualityFeedback => FEEDBACK_SCOPES,
+        Operation::ReportMediaDiagnostics => CONVERSATION_SCOPES,
+    }
+}
 
 /// Well-known principal ids UCWA servers put in their Bearer challenge.
 const ISSUER_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
@@ -26,13 +33,13 @@ const CLIENT_ID: &str = "00000004-0000-0ff1-ce00-000000000000";
 const GRANT_TYPES: &str = "urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password";
 
 /// The tenant behind the request's token, if it grants one of `scopes`.
-pub fn authorize(
-    state: &AppState,
+pub fn authenticate(
+    credentials: &Credentials,
     headers: &HeaderMap,
     scopes: &[&str],
 ) -> Result<Principal, UcwaError> {
     let principal = bearer_token(headers)
-        .and_then(|token| state.credentials.ucwa(token))
+        .and_then(|token| credentials.ucwa(token))
         .ok_or_else(|| UcwaError::unauthorized(&challenges(headers)))?;
     if principal.has_any(scopes) {
         Ok(principal)

@@ -3,20 +3,23 @@
 //! audioVideoSession resource, in JSON and XML, with UCWA's error bodies and
 //! `Bearer cwt=` authentication.
 //!
-//! - `handlers`: the operations and the 404/405 answers;
-//! - `input`: JSON and XML input decoding; `session`: the resource rendering;
-//! - `media`: content negotiation; `error`: the error body; `auth`: tokens,
-//!   scopes and the 401 challenges; `enums`: ErrorCode, ErrorSubcode,
-//!   SessionState; `qoe`: MS-QoE stream extraction from the feedback's QoE text;
-//! - `xml_bounds`: the caps that keep both XML readers linear.
+//! Laid out as every style is (see `protocols`):
+//! - `handler`: the operations and the 404/405 answers;
+//! - `auth`: tokens, scopes and the 401 challenges;
+//! - `request`: path ids and JSON or XML input → report;
+//! - `error`: UCWA's error body;
+//! - `qoe`: MS-QoE stream extraction from the feedback's QoE text;
+//!   `media`: content negotiation; `session`: the audioVideoSession
+//!   resource; `enums`: ErrorCode, ErrorSubcode, SessionState;
+//!   `xml_bounds`: the caps that keep both XML readers linear.
 
 mod auth;
 mod enums;
 mod error;
-mod handlers;
-pub(crate) mod input;
+mod handler;
 mod media;
 pub(crate) mod qoe;
+pub(crate) mod request;
 mod session;
 mod xml_bounds;
 
@@ -25,7 +28,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
+use crate::style::Style;
 
 pub use enums::{ErrorCode, ErrorSubcode, SessionState};
 
@@ -35,30 +39,40 @@ pub const UCWA_NAMESPACE: &str = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
 /// The revision of every resource callq serves (sent as `X-MS-UcwaVersion`).
 const RESOURCE_REVISION: u32 = 1;
 
-/// The audio/video modality of one conversation; the operations live under it.
+/// The audio/video modality of one conversation, below the style's prefix.
 const AUDIO_VIDEO: &str =
-    "/ucwa/v1/applications/{applicationId}/communication/conversations/{conversationId}/audioVideo";
+    "v1/applications/{applicationId}/communication/conversations/{conversationId}/audioVideo";
+
+/// The route template of a conversation's audio/video modality; the
+/// operations live under it.
+pub fn audio_video() -> String {
+    format!("{}{AUDIO_VIDEO}", Style::Ucwa.prefix())
+}
 
 /// This style's routes.
 pub fn router() -> Router<AppState> {
+    let audio_video = audio_video();
     Router::new()
         .route(
-            &format!("{AUDIO_VIDEO}/audioVideoSession/publishCallQualityFeedback"),
-            post(handlers::publish_call_quality_feedback).fallback(handlers::post_only),
+            &format!("{audio_video}/audioVideoSession/publishCallQualityFeedback"),
+            post(handler::publish_call_quality_feedback).fallback(handler::post_only),
         )
         .route(
-            &format!("{AUDIO_VIDEO}/reportMediaDiagnostics"),
-            post(handlers::report_media_diagnostics).fallback(handlers::post_only),
+            &format!("{audio_video}/reportMediaDiagnostics"),
+            post(handler::report_media_diagnostics).fallback(handler::post_only),
         )
         .route(
-            &format!("{AUDIO_VIDEO}/audioVideoSession"),
+            &format!("{audio_video}/audioVideoSession"),
             // UCWA resources answer GET only; axum would otherwise answer
             // HEAD with the GET handler.
-            get(handlers::audio_video_session)
-                .head(handlers::get_only)
-                .fallback(handlers::get_only),
+            get(handler::audio_video_session)
+                .head(handler::get_only)
+                .fallback(handler::get_only),
         )
-        .route("/ucwa/{*rest}", any(handlers::not_found))
+        .route(
+            &format!("{}{{*rest}}", Style::Ucwa.prefix()),
+            any(handler::not_found),
+        )
 }
 
 /// 503 + Retry-After in this style's error body.

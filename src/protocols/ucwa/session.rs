@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::UCWA_NAMESPACE;
 use super::enums::SessionState;
+use crate::style::Style;
 
 /// The `rel` of the resource.
 const REL: &str = "session";
@@ -30,8 +31,10 @@ pub struct Session<'a> {
 impl Session<'_> {
     fn conversation_href(&self) -> String {
         format!(
-            "/ucwa/v1/applications/{}/communication/conversations/{}",
-            self.application, self.conversation
+            "{}v1/applications/{}/communication/conversations/{}",
+            Style::Ucwa.prefix(),
+            self.application,
+            self.conversation
         )
     }
 

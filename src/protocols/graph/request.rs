@@ -5,13 +5,14 @@
 //! frames/s.
 //!
 //! Both types are OData open types, so properties the schema does not name
-//! are tolerated; they stay in the stored raw payload.
+//! are tolerated; they stay in the stored raw payload. Pure: no I/O, no state.
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::decode::{Object, SchemaError};
-use crate::model::{MediaStream, Modality};
+use super::error::{self, GraphError};
+use super::odata::{Object, SchemaError};
+use crate::model::{Kind, MediaStream, Modality, Protocol, Report};
 
 /// A validated `teleconferenceDeviceQuality`.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,38 @@ const VIDEO_ONLY: &[&str] = &[
     "averageOutboundBitRate",
     "averageOutboundFrameRate",
 ];
+
+/// The `device_quality` report of `tenant`: `body` parsed, validated and
+/// normalized, and its text kept as the raw payload (less a UTF-8
+/// byte-order mark, which .NET-based clients may send and Graph tolerates).
+/// `call_id` is the callChainId (lower-case, the canonical GUID form, so
+/// that searches match whatever case clients used); there is one stream per
+/// `mediaQualityList` element.
+pub fn decode_report(tenant: &str, body: &[u8]) -> Result<Report, GraphError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|_| GraphError::bad_request(error::UNREADABLE_JSON))?;
+    let q = decode_body(&json).map_err(|e| GraphError::bad_request(e.to_string()))?;
+    // Valid JSON is valid UTF-8, so this never loses anything.
+    let raw = String::from_utf8_lossy(body).into_owned();
+    let mut report = Report::new(
+        tenant,
+        Protocol::Graph,
+        Kind::DeviceQuality,
+        q.call_chain_id.to_string(),
+        raw,
+    );
+    report.participant_id = Some(q.participant_id.to_string());
+    report.media_leg_id = Some(q.media_leg_id.to_string());
+    report.device_name = Some(q.device_name);
+    report.device_description = Some(q.device_description);
+    report.cloud_service_name = q.cloud_service_name;
+    report.cloud_service_instance_name = q.cloud_service_instance_name;
+    report.cloud_service_deployment_id = q.cloud_service_deployment_id;
+    report.cloud_service_deployment_environment = q.cloud_service_deployment_environment;
+    report.streams = q.streams;
+    Ok(report)
+}
 
 /// Decodes and validates a whole request body (already parsed as JSON).
 pub fn decode_body(body: &Value) -> Result<DeviceQuality, SchemaError> {
@@ -283,6 +316,28 @@ fn unknown_type(object: &Object, declared: &str) -> SchemaError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unparseable_bodies_get_the_gateway_message() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"not json",
+            b"\xff\xfe{}",
+            b"{\"quality\": \"\\ud800\"}",
+        ] {
+            let e = decode_report("acme", bad).unwrap_err();
+            assert_eq!(e.message, error::UNREADABLE_JSON, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_tolerated() {
+        let body = "\u{feff}{\"quality\":{\"callChainId\":\"0622673d-9f69-49b3-9d4f-5ec64f42ecce\",\"participantId\":\"ea078406-b5d4-4d3c-b85e-90103dcec7f6\",\"mediaLegId\":\"bd9ee398-4b9d-42c7-8b8d-4e8efad9435f\",\"deviceName\":\"a\",\"deviceDescription\":\"b\",\"mediaQualityList\":[]}}";
+        let report = decode_report("acme", body.as_bytes()).unwrap();
+        assert!(report.raw_payload.starts_with('{'));
+        assert_eq!(report.call_id, "0622673d-9f69-49b3-9d4f-5ec64f42ecce");
+    }
 
     fn item(odata_type: Option<&str>) -> Value {
         let mut item = json!({

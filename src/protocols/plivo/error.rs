@@ -1,4 +1,4 @@
-//! What the Plivo style answers: the 201 body and every error body.
+//! The Plivo style's error body, for every way a request can fail.
 //!
 //! Plivo answers errors as `{"api_id": "<uuid>", "error": "<text>"}` and its
 //! SDKs surface the `error` text to the caller (Python raises it, PHP checks
@@ -14,8 +14,6 @@ use uuid::Uuid;
 use super::request::NOTES_MAX_CHARS;
 use crate::store::{WriteAnswer, WriteError};
 
-/// Plivo's success text for a stored feedback.
-pub const POSTED: &str = "Feedback has been posted";
 /// Plivo's text for missing or wrong Basic credentials.
 pub const AUTHENTICATION_FAILED: &str = "Authentication failed";
 /// Plivo's generic 404 text: the path names no resource.
@@ -167,32 +165,5 @@ impl IntoResponse for PlivoError {
             _ => {}
         }
         response
-    }
-}
-
-/// The 201 answer for a stored feedback.
-#[derive(Debug, Serialize)]
-pub struct Posted {
-    /// The committed report's id, so that a deduplicated retry (which gets
-    /// the first report's id back from the store) is answered byte for byte
-    /// as the first attempt was, and ops can find the report by it.
-    pub api_id: Uuid,
-    pub message: &'static str,
-    pub status: &'static str,
-}
-
-impl Posted {
-    pub fn new(report_id: Uuid) -> Posted {
-        Posted {
-            api_id: report_id,
-            message: POSTED,
-            status: "success",
-        }
-    }
-}
-
-impl IntoResponse for Posted {
-    fn into_response(self) -> Response {
-        (StatusCode::CREATED, Json(self)).into_response()
     }
 }

@@ -1,7 +1,12 @@
-//! Decoding of a UCWA operation's input: a flat bag of named properties,
-//! written as a JSON object or as an XML `<input>` element.
+//! Wire → model for the two UCWA ingest operations. Pure: no I/O, no state.
 //!
-//! JSON input is one object whose members are the properties. XML input is
+//! [`decode_report`] is the step: the body decoded as its declared type
+//! says, the operation's properties checked ([`Operation::fill`]) and
+//! copied into the report, with the call id from the path ([`call_id`]).
+//!
+//! An operation's input is a flat bag of named properties, written as a JSON
+//! object or as an XML `<input>` element. JSON input is one object whose
+//! members are the properties. XML input is
 //! `<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">` holding
 //! `<property name="…">value</property>` and
 //! `<propertyList name="…"><item>…</item></propertyList>` children. Links and
@@ -18,12 +23,170 @@
 
 use std::collections::HashMap;
 
+use axum::http::Uri;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::UCWA_NAMESPACE;
+use super::enums::{ErrorCode, ErrorSubcode};
+use super::error::{UcwaError, bounded};
+use super::media::{Format, MediaType};
+use super::qoe;
 use super::xml_bounds::{Budget, Limits, forbidden_character};
+use crate::model::{Kind, Protocol, Report};
+
+/// Longest application or conversation id accepted, in bytes once decoded.
+const MAX_ID_BYTES: usize = 256;
+
+/// The two ingest operations.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation {
+    PublishCallQualityFeedback,
+    ReportMediaDiagnostics,
+}
+
+impl Operation {
+    pub fn kind(self) -> Kind {
+        match self {
+            Operation::PublishCallQualityFeedback => Kind::Feedback,
+            Operation::ReportMediaDiagnostics => Kind::Diagnostics,
+        }
+    }
+
+    /// Checks the operation's properties and copies them into `report`.
+    fn fill(self, input: &Input, report: &mut Report) -> Result<(), UcwaError> {
+        let text = |name: &str| {
+            input
+                .optional_text(name)
+                .map(|v| v.map(str::to_owned))
+                .map_err(|w| UcwaError::invalid_parameter(&w.name, &w.reason))
+        };
+        match self {
+            Operation::PublishCallQualityFeedback => {
+                report.media_endpoint = text("mediaEndpoint")?;
+                report.media_quality_of_experience = text("mediaQualityOfExperience")?;
+                if let Some(qoe) = &report.media_quality_of_experience {
+                    report.streams = qoe::extract_streams(qoe);
+                }
+            }
+            Operation::ReportMediaDiagnostics => {
+                report.error_code =
+                    member::<ErrorCode>(text("errorCode")?, "errorCode", "ErrorCode")?;
+                report.error_subcode =
+                    member::<ErrorSubcode>(text("errorSubcode")?, "errorSubcode", "ErrorSubcode")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The report of `tenant` that operation `op` makes of `body` about call
+/// `call_id` (from [`call_id`]); `declared` is the body's type, from
+/// `media::request_format`. The body is kept whole as the raw payload.
+pub fn decode_report(
+    tenant: &str,
+    op: Operation,
+    call_id: String,
+    declared: Option<MediaType>,
+    body: &[u8],
+) -> Result<Report, UcwaError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| UcwaError::malformed(&format!("the body is not UTF-8 text ({e})")))?;
+    let input = decode_input(declared, text)?;
+    let mut report = Report::new(tenant, Protocol::Ucwa, op.kind(), call_id, text);
+    op.fill(&input, &mut report)?;
+    Ok(report)
+}
+
+/// `value` if it names a member of enum `T`, else a 400 naming `param`.
+fn member<T: std::str::FromStr>(
+    value: Option<String>,
+    param: &str,
+    enum_name: &str,
+) -> Result<Option<String>, UcwaError> {
+    match value {
+        Some(v) if v.parse::<T>().is_err() => Err(UcwaError::invalid_parameter(
+            param,
+            &format!("'{}' is not a member of {enum_name}", bounded(&v, 64)),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The body's properties. Every property of these operations is optional,
+/// so an empty body is an empty input whatever its declared type.
+fn decode_input(declared: Option<MediaType>, text: &str) -> Result<Input, UcwaError> {
+    if text.trim().is_empty() {
+        return Ok(Input::default());
+    }
+    let decoded = match declared.map(|m| m.format) {
+        None => {
+            return Err(UcwaError::unsupported_media_type(
+                "A body without Content-Type",
+            ));
+        }
+        Some(Format::Json) => decode_json(text),
+        Some(Format::Xml) => decode_xml(text),
+    };
+    decoded.map_err(|e| match e {
+        DecodeError::Malformed(why) => UcwaError::malformed(&why),
+        DecodeError::Dtd => UcwaError::malformed("document type declarations are not accepted"),
+    })
+}
+
+/// The application and conversation ids as written in the path (the route
+/// guarantees the shape `/ucwa/v1/applications/{a}/communication/conversations/{c}/…`).
+pub fn raw_ids(uri: &Uri) -> (&str, &str) {
+    let mut segments = uri.path().split('/');
+    let application = segments.nth(4).unwrap_or("");
+    let conversation = segments.nth(2).unwrap_or("");
+    (application, conversation)
+}
+
+/// `{applicationId}/{conversationId}`, decoded: what ops search reports by.
+pub fn call_id(uri: &Uri) -> Result<String, UcwaError> {
+    let (application, conversation) = raw_ids(uri);
+    let application = path_id(application, "applicationId")?;
+    let conversation = path_id(conversation, "conversationId")?;
+    Ok(format!("{application}/{conversation}"))
+}
+
+fn path_id(raw: &str, name: &str) -> Result<String, UcwaError> {
+    let decoded = percent_decode(raw)
+        .ok_or_else(|| UcwaError::invalid_parameter(name, "not valid percent-encoded UTF-8"))?;
+    if !crate::model::text::is_storable(&decoded) {
+        return Err(UcwaError::invalid_parameter(
+            name,
+            "the character U+0000 (%00) is not allowed in an id",
+        ));
+    }
+    if decoded.len() > MAX_ID_BYTES {
+        return Err(UcwaError::invalid_parameter(
+            name,
+            &format!("longer than {MAX_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(decoded)
+}
+
+/// Decodes `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
 
 const XSI_NAMESPACE: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
 
@@ -374,7 +537,52 @@ fn read_items(reader: &mut Doc<'_>) -> Result<Vec<String>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use proptest::prelude::*;
+
+    #[test]
+    fn ids_come_from_the_path_and_are_decoded_for_the_call_id() {
+        let uri: Uri = "/ucwa/v1/applications/19%202/communication/conversations/137/audioVideo/reportMediaDiagnostics"
+            .parse()
+            .unwrap();
+        assert_eq!(raw_ids(&uri), ("19%202", "137"));
+        assert_eq!(call_id(&uri).unwrap(), "19 2/137");
+    }
+
+    #[test]
+    fn broken_or_huge_ids_are_refused() {
+        assert_eq!(percent_decode("a%2Fb"), Some("a/b".into()));
+        assert_eq!(percent_decode("%"), None);
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%FF"), None);
+        assert_eq!(percent_decode("%e2%9c%93"), Some("✓".into()));
+        let long = "a".repeat(MAX_ID_BYTES + 1);
+        let uri: Uri = format!("/ucwa/v1/applications/{long}/communication/conversations/1/audioVideo/audioVideoSession")
+            .parse()
+            .unwrap();
+        let e = call_id(&uri).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let uri: Uri = "/ucwa/v1/applications/a%00b/communication/conversations/1/audioVideo/audioVideoSession"
+            .parse()
+            .unwrap();
+        let e = call_id(&uri).unwrap_err();
+        assert_eq!(e.parameters[0].0, "applicationId");
+    }
+
+    #[test]
+    fn enum_properties_are_checked() {
+        let ok = member::<ErrorCode>(Some("TooManyRequests".into()), "errorCode", "ErrorCode");
+        assert_eq!(ok.unwrap().as_deref(), Some("TooManyRequests"));
+        let bad = member::<ErrorSubcode>(Some("Nope".into()), "errorSubcode", "ErrorSubcode")
+            .unwrap_err();
+        assert_eq!(bad.subcode, Some(ErrorSubcode::ParameterValidationFailure));
+        assert_eq!(bad.parameters[0].0, "errorSubcode");
+        assert!(
+            member::<ErrorCode>(None, "errorCode", "ErrorCode")
+                .unwrap()
+                .is_none()
+        );
+    }
 
     /// The XML request of the publishCallQualityFeedback page, decoded.
     const SEED_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?>
