@@ -25,15 +25,8 @@ use crate::config::Settings;
 use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
 use crate::in_flight::InFlightCap;
 use crate::serve::{ConnectionLimits, Serving};
+use crate::state::AppState;
 use crate::store::{RequestTicket, StoreError};
-
-/// The router's state lives in `state.rs`; this path stays for the tests
-/// that name it here.
-pub use crate::state::AppState;
-
-/// The ingest benchmark's modes, at the path the tests name them by.
-#[cfg(feature = "bench-modes")]
-pub use crate::ingest::IngestMode;
 
 /// The whole router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -234,7 +227,7 @@ impl Server {
     #[cfg(feature = "bench-modes")]
     pub async fn start_with(
         settings: Settings,
-        ingest_mode: IngestMode,
+        ingest_mode: crate::ingest::IngestMode,
     ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
         let mut state = AppState::open(&settings).await?;

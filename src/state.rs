@@ -16,10 +16,8 @@ use axum::extract::FromRef;
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::ingest::Ingest;
-use crate::model::Report;
 use crate::store::{
-    Committed, ReadOptions, StatementBounds, Store, StoreError, StoreOptions, WriteError, Writer,
-    WriterConfig,
+    ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
 
 /// The router's state: every part a handler may extract, and what the
@@ -92,12 +90,6 @@ impl AppState {
             credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
             settings: Arc::new(settings.clone()),
         })
-    }
-
-    /// [`Ingest::submit`], for tests and tools that hold the whole state
-    /// (handlers extract the [`Ingest`] part instead).
-    pub async fn commit(&self, report: Report) -> Result<Committed, WriteError> {
-        self.ingest.submit(report).await
     }
 }
 

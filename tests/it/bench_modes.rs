@@ -6,7 +6,8 @@ use crate::support::{self, pg};
 
 #[tokio::test]
 async fn the_benchmark_ingest_modes_discard_or_insert_one_by_one() {
-    use callq::app::{IngestMode, Server};
+    use callq::app::Server;
+    use callq::ingest::IngestMode;
     let tenant = support::TestTenant::new("acme");
     for (mode, stored) in [(IngestMode::Discard, 0), (IngestMode::InsertPerRequest, 1)] {
         let settings = support::settings(pg::fresh_database().await, std::slice::from_ref(&tenant));

@@ -3,9 +3,10 @@
 //! credentials, read the ops API, count what was stored). Dropped, it stops
 //! the server and then removes its temporary files.
 
-use callq::app::{AppState, Drained, Server};
+use callq::app::{Drained, Server};
 use callq::config::Settings;
 use callq::model::Report;
+use callq::state::AppState;
 use callq::store::{Committed, Store};
 use reqwest::RequestBuilder;
 use serde_json::Value;
@@ -174,7 +175,7 @@ impl TestServer {
     /// Hands `report` to the server's own commit path (the group-commit
     /// writer, as the style handlers do) and waits for its COMMIT.
     pub async fn commit(&self, report: Report) -> Committed {
-        self.state().commit(report).await.expect("committed")
+        self.state().ingest.submit(report).await.expect("committed")
     }
 
     /// [`TestServer::commit`] for each of `reports`, in order; each must be
