@@ -83,9 +83,9 @@ pub struct MediaStream {
 
 impl MediaStream {
     /// The sixteen per-direction metrics, from `avg_inbound_jitter_ms` to
-    /// `avg_outbound_frame_rate`, in the order the `media_streams` columns
-    /// list them. One list, so that the store's column-wise insert and the
-    /// fuzz targets' range checks cannot disagree on which metrics exist.
+    /// `avg_outbound_frame_rate`, for the fuzz targets' range checks. (The
+    /// store does not use it: its column list, `store/schema/mod.rs`, names
+    /// every field itself.)
     pub fn direction_metrics(&self) -> [Option<f64>; 16] {
         [
             self.avg_inbound_jitter_ms,

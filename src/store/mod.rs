@@ -1,49 +1,60 @@
-//! Durable storage of [`Report`]s: one interface, PostgreSQL and SQLite behind it.
+//! Durable storage of [`Report`](crate::model::Report)s: one interface,
+//! PostgreSQL and SQLite behind it.
 //!
 //! The store knows the model and SQL, nothing of wire formats. Handlers never
 //! call it to write directly: they go through the group-commit [`Writer`],
 //! which batches many requests' reports into one transaction.
+//!
+//! # Layout
+//!
+//! - `mod.rs` (here): [`Store`], [`StoreError`], open, migrate, ping, close;
+//!   `connect.rs`: the writer's pools and [`redact_url`].
+//! - `schema/`: the column lists, one per table (`schema/mod.rs`), the
+//!   macro that generates inserts, binds and row mapping from them
+//!   (`table.rs`), and how each field type is stored on each backend
+//!   (`value.rs`).
+//! - `write/`: everything that writes. `writer.rs` (group commit),
+//!   `postgres.rs` and `sqlite.rs` (one batch insert each), `claims.rs`
+//!   (retries stored once), `tenant_share.rs` (queue fairness), and in
+//!   `mod.rs` the batch insert, [`Committed`] and claim pruning.
+//! - `read/`: everything that reads. `query.rs` (the read API's types),
+//!   `sql.rs` (their SQL, once for both dialects), `run.rs` (running it on
+//!   either backend), `mod.rs` (reports by id, by call, lists, counts),
+//!   `stats.rs`, `call_view.rs`, `pool.rs` (the read pool).
+//!
+//! # To add a stream metric
+//!
+//! Edit `model/stream.rs` (the field), one line in the `MediaStreams` list
+//! in `store/schema/mod.rs` (its name and type: that generates the
+//! PostgreSQL `UNNEST` array and cast, the SQLite placeholder, both binds
+//! and the row mapping), and add a migration to `migrations/postgres/` and
+//! `migrations/sqlite/`. Nothing else in `store/` changes. The schema tests
+//! (`schema::tests`, `tests/it/store_schema.rs`) fail until the list and the
+//! migrations agree. A report column is the same with `model/mod.rs` and the
+//! `Reports` list.
 
-mod call_view;
-mod claims;
-mod columns;
-mod postgres;
-pub mod query;
+mod connect;
 mod read;
-mod read_pool;
-mod read_sql;
-mod sqlite;
-mod tenant_share;
-mod writer;
+pub mod schema;
+mod write;
 
-pub use call_view::CallReport;
-pub use claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
-pub use read_pool::ReadOptions;
-pub use writer::{
-    Committed, RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
+pub use connect::redact_url;
+pub use read::call_view::CallReport;
+pub use read::pool::ReadOptions;
+pub use read::query;
+pub use write::Committed;
+pub use write::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
+pub use write::writer::{
+    RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
 };
 
 use std::time::Duration;
-
-use uuid::Uuid;
-
-use crate::model::Report;
 
 /// Which database a URL selects, and the pool behind it.
 #[derive(Clone, Debug)]
 pub enum Store {
     Postgres(sqlx::PgPool),
     Sqlite(sqlx::SqlitePool),
-}
-
-/// What became of one report in a batch insert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stored {
-    /// The id of the stored row: the report's own, or, when the report was a
-    /// retry of an already stored one (same idempotency key), the first one's.
-    pub id: Uuid,
-    /// True when nothing new was written because the report was a retry.
-    pub duplicate: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +142,7 @@ fn is_transient(e: &sqlx::Error) -> bool {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLite BUSY/LOCKED and their extended codes (BUSY_SNAPSHOT, …);
                 // INTERRUPT (9): a read-pool statement stopped at its deadline
-                // (`read_pool`), a "not now" like PostgreSQL's 57014.
+                // (`read/pool.rs`), a "not now" like PostgreSQL's 57014.
                 return code
                     .parse::<i32>()
                     .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 9));
@@ -219,9 +230,9 @@ impl Store {
         bounds: Option<StatementBounds>,
     ) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            postgres::open(url, options, bounds).map(Store::Postgres)
+            connect::postgres(url, options, bounds).map(Store::Postgres)
         } else if url.starts_with("sqlite:") {
-            sqlite::open(url, options).map(Store::Sqlite)
+            connect::sqlite(url, options).map(Store::Sqlite)
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
@@ -256,299 +267,11 @@ impl Store {
         }
     }
 
-    /// [`Store::insert_batch_within`] the default retry window.
-    pub async fn insert_batch(
-        &self,
-        reports: &[Report],
-    ) -> Result<Vec<Result<Stored, KeyReused>>, StoreError> {
-        self.insert_batch_within(reports, DEFAULT_RETRY_WINDOW)
-            .await
-    }
-
-    /// Inserts `reports` (and their streams) in one transaction, one
-    /// statement on PostgreSQL. The result has one entry per input, in
-    /// order: written, a retry of an earlier report (its id), or a key reused
-    /// for another request (see `claims`). Either all are committed or
-    /// none. `retry_window`: how long an identical keyless request is a
-    /// retry (zero: never).
-    pub async fn insert_batch_within(
-        &self,
-        reports: &[Report],
-        retry_window: Duration,
-    ) -> Result<Vec<Result<Stored, KeyReused>>, StoreError> {
-        if reports.is_empty() {
-            return Ok(Vec::new());
-        }
-        let plan = claims::Plan::new(reports, retry_window);
-        let holders = match self {
-            Store::Postgres(pool) => {
-                postgres::insert_batch(pool, reports, &plan, retry_window).await?
-            }
-            Store::Sqlite(pool) => sqlite::insert_batch(pool, reports, &plan, retry_window).await?,
-        };
-        Ok(plan.resolve(reports, &holders))
-    }
-
-    /// Inserts one report in its own transaction: the naive design that the
-    /// benchmarks compare group commit against (same retry rules, default window).
-    pub async fn insert_one(&self, report: &Report) -> Result<Stored, StoreError> {
-        self.insert_batch(std::slice::from_ref(report))
-            .await?
-            .remove(0)
-            .map_err(|KeyReused| StoreError::KeyReused)
-    }
-
-    /// Deletes up to `limit` keyless claims received before `before` (their
-    /// window is over); returns how many. Keeps `ingest_claims` about one
-    /// window's worth of rows.
-    pub async fn prune_claims(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-    ) -> Result<u64, StoreError> {
-        let done = match self {
-            Store::Postgres(pool) => sqlx::query(
-                "DELETE FROM ingest_claims WHERE ctid = ANY(ARRAY( \
-                       SELECT ctid FROM ingest_claims WHERE NOT keyed AND received_at < $1 \
-                       LIMIT $2))",
-            )
-            .bind(before)
-            .bind(limit)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-            Store::Sqlite(pool) => sqlx::query(
-                "DELETE FROM ingest_claims WHERE (tenant, claim) IN ( \
-                       SELECT tenant, claim FROM ingest_claims WHERE NOT keyed AND received_at < ? \
-                       ORDER BY received_at LIMIT ?)",
-            )
-            .bind(sqlite::encode_time(before))
-            .bind(limit)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        };
-        Ok(done)
-    }
-
-    /// One report of `tenant`, with its streams, as stored.
-    pub async fn get_report(&self, tenant: &str, id: Uuid) -> Result<Option<Report>, StoreError> {
-        match self {
-            Store::Postgres(pool) => postgres::get_report(pool, tenant, id).await,
-            Store::Sqlite(pool) => sqlite::get_report(pool, tenant, id).await,
-        }
-    }
-
-    /// Every report of `tenant` about `call_id`, oldest first, with streams.
-    pub async fn reports_for_call(
-        &self,
-        tenant: &str,
-        call_id: &str,
-    ) -> Result<Vec<Report>, StoreError> {
-        Ok(self
-            .newest_reports_for_call(tenant, call_id, usize::MAX)
-            .await?
-            .0)
-    }
-
-    /// The newest `limit` reports of `tenant` about `call_id`, returned oldest
-    /// first with their streams, and whether older ones were left out. Bounds
-    /// what one call view can load, whatever a client sent under one call id.
-    pub async fn newest_reports_for_call(
-        &self,
-        tenant: &str,
-        call_id: &str,
-        limit: usize,
-    ) -> Result<(Vec<Report>, bool), StoreError> {
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut ids: Vec<Uuid> = match self {
-            Store::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "SELECT id FROM reports WHERE tenant = $1 AND call_id = $2 \
-                     ORDER BY received_at DESC, id DESC LIMIT $3",
-                )
-                .bind(tenant)
-                .bind(call_id)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?
-            }
-            Store::Sqlite(pool) => {
-                let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT id FROM reports WHERE tenant = ? AND call_id = ? \
-                     ORDER BY received_at DESC, id DESC LIMIT ?",
-                )
-                .bind(tenant)
-                .bind(call_id)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?;
-                ids.iter()
-                    .map(|s| sqlite::parse_id(s))
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        let truncated = ids.len() > limit;
-        ids.truncate(limit);
-        ids.reverse();
-        let mut reports = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(r) = self.get_report(tenant, id).await? {
-                reports.push(r);
-            }
-        }
-        Ok((reports, truncated))
-    }
-
-    /// Number of stored reports of `tenant`.
-    pub async fn count_reports(&self, tenant: &str) -> Result<i64, StoreError> {
-        let n = match self {
-            Store::Postgres(pool) => {
-                sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = $1")
-                    .bind(tenant)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Store::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT count(*) FROM reports WHERE tenant = ?")
-                    .bind(tenant)
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
-        Ok(n)
-    }
-
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match self {
             Store::Postgres(pool) => pool.close().await,
             Store::Sqlite(pool) => pool.close().await,
         }
-    }
-}
-
-/// A database URL with every password replaced by `***`, for messages and
-/// logs: the one in the userinfo (`user:password@`) and the query
-/// parameters that carry one (`password`, `sslpassword`, any `…password`).
-pub fn redact_url(url: &str) -> String {
-    let (head, tail) = redact_userinfo(url);
-    match tail.split_once('?') {
-        Some((path, query)) => {
-            let pairs: Vec<String> = query.split('&').map(redact_pair).collect();
-            format!("{head}{path}?{}", pairs.join("&"))
-        }
-        None => format!("{head}{tail}"),
-    }
-}
-
-/// Splits `url` into its start up to the host, with the password of
-/// `scheme://user:secret@` replaced, and the rest. The userinfo ends at the
-/// last `@` before the path, as URL parsers read it, so a password with an
-/// unencoded `@`, `?` or `#` is still hidden whole.
-fn redact_userinfo(url: &str) -> (String, &str) {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return (String::new(), url);
-    };
-    let rest = &url[scheme_end..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    let Some(at) = authority.rfind('@') else {
-        return (url[..scheme_end].to_owned(), rest);
-    };
-    let userinfo = &authority[..at];
-    let head = match userinfo.find(':') {
-        Some(colon) => format!("{}{}:***", &url[..scheme_end], &userinfo[..colon]),
-        None => format!("{}{userinfo}", &url[..scheme_end]),
-    };
-    (head, &rest[at..])
-}
-
-/// `password=secret` → `password=***` (names compared without case, and
-/// percent-encoded names decoded well enough for `%70assword`-style tricks
-/// not to matter: anything ending in "password" once lower-cased).
-fn redact_pair(pair: &str) -> String {
-    match pair.split_once('=') {
-        Some((name, _)) if is_password_key(name) => format!("{name}=***"),
-        _ => pair.to_owned(),
-    }
-}
-
-fn is_password_key(name: &str) -> bool {
-    let decoded = percent_decode_lossy(name).to_ascii_lowercase();
-    decoded.ends_with("password") || decoded.ends_with("passwd")
-}
-
-fn percent_decode_lossy(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact_url("postgres://callq:s3cret@db:5432/callq"),
-            "postgres://callq:***@db:5432/callq"
-        );
-        assert_eq!(redact_url("postgres://db/callq"), "postgres://db/callq");
-        assert_eq!(
-            redact_url("sqlite:callq-data/callq.db"),
-            "sqlite:callq-data/callq.db"
-        );
-    }
-
-    #[test]
-    fn passwords_in_query_parameters_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://db/callq?user=callq&password=s3cret&sslmode=require"),
-            "postgres://db/callq?user=callq&password=***&sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgresql://db/callq?password=s3cret"),
-            "postgresql://db/callq?password=***"
-        );
-        assert_eq!(
-            redact_url("postgres://u:p1@db/callq?sslpassword=k3y&PASSWORD=x&%70assword=y"),
-            "postgres://u:***@db/callq?sslpassword=***&PASSWORD=***&%70assword=***"
-        );
-        assert_eq!(
-            redact_url("postgres://db/callq?application_name=a@b&password=p@ss"),
-            "postgres://db/callq?application_name=a@b&password=***"
-        );
-        // An '@' in the query is not the end of a userinfo.
-        assert_eq!(
-            redact_url("postgres://u:pw@db/callq?options=x@y"),
-            "postgres://u:***@db/callq?options=x@y"
-        );
-        for url in [
-            "postgres://callq:s3cret@db/callq?password=s3cret",
-            "postgres://callq:s3c@r?e#t@[::1]:5432/callq",
-            "postgres://callq:s3cret@db?password=s3cret",
-        ] {
-            assert!(!redact_url(url).contains("s3cret"), "{}", redact_url(url));
-        }
-    }
-
-    #[test]
-    fn unknown_schemes_are_refused() {
-        let err = Store::open("mysql://x/y", &StoreOptions::default()).unwrap_err();
-        assert!(matches!(err, StoreError::UnsupportedUrl(_)));
     }
 }

@@ -21,4 +21,5 @@ mod quality;
 mod read_isolation;
 mod shutdown;
 mod store;
+mod store_schema;
 mod ucwa;

@@ -1,8 +1,8 @@
 //! What the ops read API asks the store for, and what it gets back: report
 //! filters, keyset cursors, list rows and per-group quality statistics.
 //!
-//! These types are backend-neutral; `read_sql` turns them into SQL for either
-//! database and `read` runs that SQL.
+//! These types are backend-neutral; `read/sql.rs` turns them into SQL for
+//! either database and `read/run.rs` runs that SQL.
 
 use std::collections::BTreeMap;
 

@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
+use super::Committed;
 use super::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 use super::tenant_share::{ShareGuard, TenantShares};
-use super::{Store, StoreError, Stored};
 use crate::model::Report;
+use crate::store::{Store, StoreError};
 
 /// Tuning of the writer; the defaults suit a 2-core box with PostgreSQL beside it.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub struct WriterConfig {
     pub flushes_in_flight: usize,
     /// How long a flush may take. The database enforces it (the store's
     /// statement and lock timeouts are derived from it, see
-    /// [`super::StatementBounds::below`]) and rolls back; the writer itself
+    /// [`crate::store::StatementBounds::below`]) and rolls back; the writer itself
     /// always awaits the real outcome, since a statement it gave up on could
     /// still commit.
     pub flush_timeout: Duration,
@@ -79,14 +79,6 @@ impl Default for WriterConfig {
             tenant_queue_share: 1.0,
         }
     }
-}
-
-/// A report is committed: `id` is the stored row's id (the first one's when
-/// this submission was a retry with the same idempotency key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Committed {
-    pub id: Uuid,
-    pub duplicate: bool,
 }
 
 /// Why a report was not committed.
@@ -621,13 +613,8 @@ async fn write_bisecting(
         .collect()
 }
 
-fn committed(outcome: Result<Stored, KeyReused>) -> Result<Committed, WriteError> {
-    outcome
-        .map(|s| Committed {
-            id: s.id,
-            duplicate: s.duplicate,
-        })
-        .map_err(|KeyReused| WriteError::KeyReused)
+fn committed(outcome: Result<Committed, KeyReused>) -> Result<Committed, WriteError> {
+    outcome.map_err(|KeyReused| WriteError::KeyReused)
 }
 
 impl From<StoreError> for WriteError {

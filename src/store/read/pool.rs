@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use super::{Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Sizing and time limits of the read pool.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl Store {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let millis = options.statement_timeout.as_millis().max(1).to_string();
             let connect = PgConnectOptions::from_str(url)
-                .map_err(|_| StoreError::UnsupportedUrl(super::redact_url(url)))?
+                .map_err(|_| StoreError::UnsupportedUrl(crate::store::redact_url(url)))?
                 .application_name("callq-read")
                 .options([
                     ("statement_timeout", millis.as_str()),
@@ -92,7 +92,7 @@ impl Store {
                     .connect_lazy_with(connect),
             ))
         } else {
-            Err(StoreError::UnsupportedUrl(super::redact_url(url)))
+            Err(StoreError::UnsupportedUrl(crate::store::redact_url(url)))
         }
     }
 }

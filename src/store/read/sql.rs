@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::query::{Cursor, GroupBy, PERCENTILES, ReportFilter, StatsQuery};
 use crate::model::quality::{PoorReason, QualityClass};
 use crate::model::{Kind, Modality, Protocol};
+use crate::store::schema::{LIST_ROW_COLUMNS, MediaStreams, Reports};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -136,6 +137,14 @@ impl Dialect {
         }
     }
 
+    /// The size in bytes of the text `column`.
+    fn byte_length(self, column: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("octet_length({column})::int8"),
+            Dialect::Sqlite => format!("length(CAST({column} AS BLOB))"),
+        }
+    }
+
     /// UTC day bucket of `alias.received_at`, as `YYYY-MM-DD`.
     fn day_of(self, alias: &str) -> String {
         match self {
@@ -224,10 +233,104 @@ fn conditions(b: &mut Binder, tenant: &str, filter: &ReportFilter) -> String {
     parts.join(" AND ")
 }
 
-/// The columns of a [`ReportRow`](super::query::ReportRow) that come from `reports`.
-const ROW_COLUMNS: &str = "r.id, r.received_at, r.protocol, r.kind, r.call_id, r.participant_id, \
-    r.media_leg_id, r.rating, r.issues, r.notes, r.error_code, r.error_subcode, r.device_name, \
-    r.user_agent, r.request_id";
+/// One report of `tenant` by id: every `reports` column.
+pub(crate) fn report_by_id(dialect: Dialect, tenant: &str, id: Uuid) -> Sql {
+    let mut b = Binder::new(dialect);
+    let text = format!(
+        "SELECT {} FROM reports WHERE tenant = {} AND id = {}",
+        Reports::list(),
+        b.bind(Arg::Text(tenant.to_owned())),
+        b.bind(Arg::Id(id))
+    );
+    b.finish(text)
+}
+
+/// The streams of one report, in order: every `media_streams` column.
+pub(crate) fn streams_of_report(dialect: Dialect, id: Uuid) -> Sql {
+    let mut b = Binder::new(dialect);
+    let text = format!(
+        "SELECT {} FROM media_streams WHERE report_id = {} ORDER BY ordinal",
+        MediaStreams::list(),
+        b.bind(Arg::Id(id))
+    );
+    b.finish(text)
+}
+
+/// `n`: how many reports `tenant` has.
+pub(crate) fn count_reports(dialect: Dialect, tenant: &str) -> Sql {
+    let mut b = Binder::new(dialect);
+    let text = format!(
+        "SELECT count(*) AS n FROM reports WHERE tenant = {}",
+        b.bind(Arg::Text(tenant.to_owned()))
+    );
+    b.finish(text)
+}
+
+/// `WHERE …` of the newest `fetch` reports of `tenant` about `call_id`.
+fn newest_of_call(b: &mut Binder, tenant: &str, call_id: &str, fetch: i64) -> String {
+    format!(
+        "FROM reports WHERE tenant = {} AND call_id = {} ORDER BY received_at DESC, id DESC LIMIT {}",
+        b.bind(Arg::Text(tenant.to_owned())),
+        b.bind(Arg::Text(call_id.to_owned())),
+        b.bind(Arg::Int(fetch))
+    )
+}
+
+/// The `reports` columns of a call view. With `cap`, the two that can be as
+/// large as a request body (`raw_payload`, `media_quality_of_experience`)
+/// come back only when at most `cap` bytes, each with its size in
+/// `{column}_bytes`, so one call view loads bounded memory.
+fn call_columns(dialect: Dialect, cap: Option<usize>) -> String {
+    let Some(cap) = cap else {
+        return Reports::list().to_owned();
+    };
+    let capped = |column: &str, nullable: bool| {
+        let len = dialect.byte_length(column);
+        let value = format!("CASE WHEN {len} <= {cap} THEN {column} END");
+        let value = if nullable {
+            value
+        } else {
+            format!("COALESCE({value}, '')")
+        };
+        format!("{value} AS {column}, {len} AS {column}_bytes")
+    };
+    Reports::COLUMNS
+        .iter()
+        .map(|c| match c.name {
+            "raw_payload" => capped(c.name, false),
+            "media_quality_of_experience" => capped(c.name, true),
+            name => name.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The newest `fetch` reports of `tenant` about `call_id`, newest first
+/// (see [`call_columns`] for `cap`).
+pub(crate) fn call_reports(
+    dialect: Dialect,
+    tenant: &str,
+    call_id: &str,
+    fetch: i64,
+    cap: Option<usize>,
+) -> Sql {
+    let mut b = Binder::new(dialect);
+    let from = newest_of_call(&mut b, tenant, call_id, fetch);
+    let text = format!("SELECT {} {from}", call_columns(dialect, cap));
+    b.finish(text)
+}
+
+/// The streams of the same reports as [`call_reports`], by report and ordinal.
+pub(crate) fn call_streams(dialect: Dialect, tenant: &str, call_id: &str, fetch: i64) -> Sql {
+    let mut b = Binder::new(dialect);
+    let from = newest_of_call(&mut b, tenant, call_id, fetch);
+    let text = format!(
+        "SELECT {} FROM media_streams WHERE report_id IN (SELECT id {from}) \
+         ORDER BY report_id, ordinal",
+        MediaStreams::list()
+    );
+    b.finish(text)
+}
 
 /// One page of the newest-first list: at most `limit` rows strictly after
 /// `after`, each with its streams' worst values.
@@ -249,9 +352,14 @@ pub(crate) fn list_reports(
     let jitter = worst_of(dialect, "jitter", "ms");
     let loss = worst_of(dialect, "loss", "pct");
     let rtt = worst_of(dialect, "rtt", "ms");
+    let row_columns = LIST_ROW_COLUMNS
+        .iter()
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let text = format!(
         "WITH page AS (\
-            SELECT {ROW_COLUMNS} FROM reports r WHERE {filter_sql} \
+            SELECT {row_columns} FROM reports r WHERE {filter_sql} \
             ORDER BY r.received_at DESC, r.id DESC LIMIT {limit}\
          ), worst AS (\
             SELECT s.report_id, count(*) AS stream_count, max({jitter}) AS worst_jitter_ms, \

@@ -4,7 +4,7 @@
 //! tenant that floods could fill it and every other tenant would get 503s
 //! for a problem that is not theirs. Each tenant may hold at most a share of
 //! the queue; beyond it that tenant (and only it) is told
-//! [`WriteError::TenantBusy`](super::WriteError::TenantBusy), 429 + Retry-After.
+//! [`WriteError::TenantBusy`](super::writer::WriteError::TenantBusy), 429 + Retry-After.
 //!
 //! A tenant with nothing queued is always let through to the global checks,
 //! so a share smaller than one large report can never lock a tenant out.

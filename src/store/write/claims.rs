@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::Stored;
+use super::Committed;
 use crate::model::Report;
+use crate::store::schema::ClaimRow;
 
 /// Longest accepted idempotency key, in characters. Longer keys are refused
 /// (400), never cut: a cut key would make two requests look like one.
@@ -65,6 +66,18 @@ impl Claim {
             fingerprint: None,
             keyed: false,
         })
+    }
+
+    /// The `ingest_claims` row `report` writes for this claim.
+    pub fn row(&self, report: &Report) -> ClaimRow {
+        ClaimRow {
+            tenant: self.tenant.clone(),
+            claim: self.key.clone(),
+            fingerprint: self.fingerprint.map(|f| f.to_vec()),
+            report_id: report.id,
+            received_at: report.received_at,
+            keyed: self.keyed,
+        }
     }
 }
 
@@ -119,7 +132,7 @@ impl Plan {
         &self,
         reports: &[Report],
         holders: &[Option<Holder>],
-    ) -> Vec<Result<Stored, KeyReused>> {
+    ) -> Vec<Result<Committed, KeyReused>> {
         let mut holder_of: HashMap<usize, &Option<Holder>> = HashMap::new();
         for (leader, holder) in self.leaders.iter().zip(holders) {
             holder_of.insert(*leader, holder);
@@ -137,12 +150,12 @@ impl Plan {
                     ),
                 };
                 if holder_id == report.id {
-                    Ok(Stored {
+                    Ok(Committed {
                         id: report.id,
                         duplicate: false,
                     })
                 } else if same_request(report.fingerprint.as_ref().map(|f| &f[..]), holder_fp) {
-                    Ok(Stored {
+                    Ok(Committed {
                         id: holder_id,
                         duplicate: true,
                     })
@@ -224,20 +237,20 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Ok(Stored {
+                Ok(Committed {
                     id: id0,
                     duplicate: false
                 }),
-                Ok(Stored {
+                Ok(Committed {
                     id: id0,
                     duplicate: true
                 }),
                 Err(KeyReused),
-                Ok(Stored {
+                Ok(Committed {
                     id: id3,
                     duplicate: false
                 }),
-                Ok(Stored {
+                Ok(Committed {
                     id: id3,
                     duplicate: true
                 }),
@@ -263,7 +276,7 @@ mod tests {
         let out = plan.resolve(&reports, &holders);
         assert_eq!(
             out[0],
-            Ok(Stored {
+            Ok(Committed {
                 id: earlier,
                 duplicate: true
             })
