@@ -248,6 +248,47 @@ mod tests {
     }
 
     #[test]
+    fn partitioning_and_retention_are_refused_under_their_own_keys() {
+        let width = Settings {
+            partition_width: "hour".into(),
+            ..Settings::default()
+        };
+        let e = validate(&width).unwrap_err();
+        assert_eq!(e.key, "partition_width");
+        assert_eq!(
+            e.problem,
+            "\"hour\" is not a partition width: use day, week or month"
+        );
+        let mut t = tenant("a");
+        t.retention_days = Some(MAX_RETENTION_DAYS + 1);
+        let s = Settings {
+            tenants: vec![tenant("b"), t],
+            ..Settings::default()
+        };
+        let e = validate(&s).unwrap_err();
+        assert_eq!(
+            (e.key, e.within.as_str()),
+            ("tenants", "[1].retention_days")
+        );
+        type Break = fn(&mut Settings);
+        let cases: &[(&str, Break)] = &[
+            ("partitions_ahead", |s| s.partitions_ahead = 0),
+            ("retention_days", |s| {
+                s.retention_days = MAX_RETENTION_DAYS + 1
+            }),
+            ("retention_batch_rows", |s| s.retention_batch_rows = 0),
+            ("maintenance_interval_secs", |s| {
+                s.maintenance_interval_secs = 0
+            }),
+        ];
+        for (key, break_it) in cases {
+            let mut s = Settings::default();
+            break_it(&mut s);
+            assert_eq!(validate(&s).unwrap_err().key, *key);
+        }
+    }
+
+    #[test]
     fn each_limit_that_lets_nothing_through_is_refused_under_its_own_key() {
         assert_eq!(validate(&Settings::default()), Ok(()));
         type Break = fn(&mut Settings);
