@@ -331,40 +331,21 @@ async fn prune_postgres(
             .await? as u64;
             continue;
         }
-        // The oldest `batch` reports of these tenants before the cut, then
-        // their streams (found by the same tenant and time bounds, so only
-        // the partitions before the cut are searched) and themselves.
-        let delete = format!(
-            "WITH doomed AS MATERIALIZED ( \
-               SELECT id, tenant, received_at FROM reports \
-               WHERE {condition} AND received_at < $2 ORDER BY received_at LIMIT $3), \
-             streams AS ( \
-               DELETE FROM media_streams s USING doomed d \
-               WHERE s.{condition} AND s.received_at < $2 \
-                 AND s.report_id = d.id AND s.tenant = d.tenant AND s.received_at = d.received_at), \
-             gone AS ( \
-               DELETE FROM reports r USING doomed d \
-               WHERE r.{condition} AND r.received_at < $2 \
-                 AND r.id = d.id AND r.tenant = d.tenant AND r.received_at = d.received_at \
-               RETURNING r.tenant) \
-             SELECT tenant, count(*) AS n FROM gone GROUP BY tenant"
-        );
-        loop {
-            let rows = sqlx::query(&delete)
-                .bind(&tenants)
-                .bind(cut.before)
-                .bind(batch)
-                .fetch_all(&mut *conn)
-                .await?;
-            let mut n = 0;
-            for row in rows {
-                let count = row.try_get::<i64, _>("n")?;
-                n += count;
-                pruned.add(row.try_get("tenant")?, count as u64);
-            }
-            if n < batch {
-                break;
-            }
+        // Partition by partition (the DEFAULT one too), so that each batch
+        // is found in one partition's index and never sorts or scans all
+        // the partitions before the cut.
+        let mut sources: Vec<String> = range_partitions(conn, "reports")
+            .await?
+            .into_iter()
+            .filter(|p| p.from < cut.before)
+            .map(|p| p.name)
+            .collect();
+        sources.push("reports_default".to_owned());
+        for source in sources {
+            delete_batches(
+                conn, &source, condition, &tenants, cut.before, batch, pruned,
+            )
+            .await?;
         }
         let claims = format!(
             "DELETE FROM ingest_claims WHERE ctid = ANY(ARRAY( \
@@ -385,6 +366,67 @@ async fn prune_postgres(
         }
     }
     Ok(())
+}
+
+/// Deletes the reports of `partition` (one partition of `reports`) that
+/// match `condition` (over `$1`) and are older than `before`, with their
+/// streams, in batches of at most `batch`. Each batch is found first and
+/// its streams are then deleted through `media_streams` bounded by the
+/// batch's own oldest and newest times (so PostgreSQL prunes to the one or
+/// two partitions holding them) and joined on the full key.
+async fn delete_batches(
+    conn: &mut PgConnection,
+    partition: &str,
+    condition: &str,
+    tenants: &[String],
+    before: DateTime<Utc>,
+    batch: i64,
+    pruned: &mut Pruned,
+) -> Result<(), StoreError> {
+    let find = format!(
+        "SELECT id, received_at FROM {partition} WHERE {condition} AND received_at < $2 LIMIT $3"
+    );
+    let delete = format!(
+        "WITH streams AS ( \
+           DELETE FROM media_streams s USING UNNEST($2::uuid[], $3::timestamptz[]) AS d(id, received_at) \
+           WHERE s.{condition} AND s.received_at BETWEEN $4 AND $5 \
+             AND s.report_id = d.id AND s.received_at = d.received_at), \
+         gone AS ( \
+           DELETE FROM {partition} r USING UNNEST($2::uuid[], $3::timestamptz[]) AS d(id, received_at) \
+           WHERE r.{condition} AND r.received_at BETWEEN $4 AND $5 \
+             AND r.id = d.id AND r.received_at = d.received_at \
+           RETURNING r.tenant) \
+         SELECT tenant, count(*) AS n FROM gone GROUP BY tenant"
+    );
+    loop {
+        let found: Vec<(uuid::Uuid, DateTime<Utc>)> = sqlx::query_as(&find)
+            .bind(tenants)
+            .bind(before)
+            .bind(batch)
+            .fetch_all(&mut *conn)
+            .await?;
+        let (Some(oldest), Some(newest)) = (
+            found.iter().map(|f| f.1).min(),
+            found.iter().map(|f| f.1).max(),
+        ) else {
+            return Ok(());
+        };
+        let (ids, times): (Vec<_>, Vec<_>) = found.iter().copied().unzip();
+        let rows = sqlx::query(&delete)
+            .bind(tenants)
+            .bind(&ids)
+            .bind(&times)
+            .bind(oldest)
+            .bind(newest)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            pruned.add(row.try_get("tenant")?, row.try_get::<i64, _>("n")? as u64);
+        }
+        if (found.len() as i64) < batch {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]
