@@ -293,14 +293,20 @@ async fn prune_postgres(
         }
         if !dry_run {
             // A report partition and its streams twin (same bounds) go in
-            // one transaction.
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            for p in &doomed {
-                sqlx::query(&format!("DROP TABLE {}", p.name))
-                    .execute(&mut *tx)
-                    .await?;
+            // one transaction; each range in its own, so the parents'
+            // ACCESS EXCLUSIVE lock is held for one short drop at a time.
+            let mut ranges: Vec<_> = doomed.iter().map(|p| (p.from, p.to)).collect();
+            ranges.sort();
+            ranges.dedup();
+            for (from, to) in ranges {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                for p in doomed.iter().filter(|p| (p.from, p.to) == (from, to)) {
+                    sqlx::query(&format!("DROP TABLE {}", p.name))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
             }
-            tx.commit().await?;
         }
         pruned.partitions = doomed;
     }
