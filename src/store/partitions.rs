@@ -208,8 +208,12 @@ async fn create_one(
         // Attaching builds the parent's keys and indexes on the partition.
         format!("ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({lo}) TO ({hi})"),
     ];
+    // Not kept prepared: each names its own partition and runs once.
     for sql in statements {
-        sqlx::query(&sql).execute(&mut *conn).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(Partition {
         table: table.to_owned(),

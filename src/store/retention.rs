@@ -284,6 +284,7 @@ async fn prune_postgres(
                     "SELECT tenant, count(*) AS n FROM {} GROUP BY tenant",
                     p.name
                 ))
+                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await?;
                 for row in rows {
@@ -302,6 +303,7 @@ async fn prune_postgres(
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 for p in doomed.iter().filter(|p| (p.from, p.to) == (from, to)) {
                     sqlx::query(&format!("DROP TABLE {}", p.name))
+                        .persistent(false)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -405,7 +407,10 @@ async fn delete_batches(
          SELECT tenant, count(*) AS n FROM gone GROUP BY tenant"
     );
     loop {
+        // Not kept prepared: one statement per partition would crowd the
+        // connection's cache (the writer's batch statement lives there too).
         let found: Vec<(uuid::Uuid, DateTime<Utc>)> = sqlx::query_as(&find)
+            .persistent(false)
             .bind(tenants)
             .bind(before)
             .bind(batch)
@@ -419,6 +424,7 @@ async fn delete_batches(
         };
         let (ids, times): (Vec<_>, Vec<_>) = found.iter().copied().unzip();
         let rows = sqlx::query(&delete)
+            .persistent(false)
             .bind(tenants)
             .bind(&ids)
             .bind(&times)
