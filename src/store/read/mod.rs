@@ -11,8 +11,8 @@
 pub(super) mod call_view;
 pub(super) mod pool;
 pub mod query;
-mod run;
-mod sql;
+pub(super) mod run;
+pub(super) mod sql;
 mod stats;
 
 use uuid::Uuid;
