@@ -13,7 +13,7 @@ pub(super) mod pool;
 pub mod query;
 pub(super) mod run;
 pub(super) mod sql;
-mod stats;
+pub(super) mod stats;
 
 use uuid::Uuid;
 

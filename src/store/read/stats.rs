@@ -22,7 +22,7 @@ use crate::store::{Store, StoreError};
 /// bench --bench ops_read`). 1.1 is the usual SSD value; SET LOCAL keeps it
 /// to this read-only transaction, and wide ranges still get the hash join
 /// where it is cheaper.
-const PG_STATS_SETTINGS: &[&str] = &["SET LOCAL random_page_cost = 1.1"];
+pub(crate) const PG_STATS_SETTINGS: &[&str] = &["SET LOCAL random_page_cost = 1.1"];
 
 impl Store {
     /// Quality statistics of `tenant`'s reports, per group. Groups come

@@ -36,6 +36,7 @@ use self::sketch::Sketch;
 use self::sql::{Hours, RawRange};
 use super::read::run::{Rows, pg_query, sqlite_query};
 use super::read::sql::{Arg, Dialect, Sql};
+use super::read::stats::PG_STATS_SETTINGS;
 use super::schema::table::StoredRow;
 use super::{Store, StoreError};
 use crate::model::{Kind, Protocol};
@@ -314,6 +315,15 @@ impl Store {
                 if !locked {
                     return Ok(Step::Busy);
                 }
+                // An hour's streams are found through its reports' ids, as
+                // the raw statistics find them (see `read/stats.rs`).
+                for setting in PG_STATS_SETTINGS {
+                    tx.execute(&Sql {
+                        text: (*setting).to_owned(),
+                        args: Vec::new(),
+                    })
+                    .await?;
+                }
             }
             // Take SQLite's write lock first, so that nothing written
             // between this read and the update below is missed.
@@ -431,7 +441,7 @@ impl Store {
             sql::raw_reports(d, &range),
             sql::raw_streams(d, &range),
         ];
-        let results = self.snapshot(&[], &statements).await?;
+        let results = self.snapshot(PG_STATS_SETTINGS, &statements).await?;
         let [rollups, reports, streams] = &results[..] else {
             return Err(StoreError::Malformed("one result per statement".into()));
         };

@@ -16,8 +16,6 @@
 //! previous index) and count, every number a LEB128 varint. A few bytes per
 //! occupied bucket, the same on both backends.
 
-use std::collections::BTreeMap;
-
 use crate::store::query::{PERCENTILES, Percentiles, interpolate};
 
 /// α: each percentile read from a sketch is within this fraction of the
@@ -29,19 +27,96 @@ fn gamma() -> f64 {
     (1.0 + RELATIVE_ERROR) / (1.0 - RELATIVE_ERROR)
 }
 
+/// Counts per bucket index, dense from `offset`: merging thousands of
+/// hourly sketches is then additions into one array, not map inserts.
+#[derive(Debug, Clone, Default)]
+struct Buckets {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Buckets {
+    fn add(&mut self, index: i32, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.offset = index;
+        }
+        if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = index;
+        }
+        let at = (index - self.offset) as usize;
+        if at >= self.counts.len() {
+            self.counts.resize(at + 1, 0);
+        }
+        self.counts[at] += n;
+    }
+
+    /// The occupied buckets, lowest index first.
+    fn occupied(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(at, n)| (self.offset + at as i32, *n))
+    }
+
+    fn merge(&mut self, other: &Buckets) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        let end = |b: &Buckets| b.offset + b.counts.len() as i32;
+        let low = self.offset.min(other.offset);
+        let high = end(self).max(end(other));
+        if low < self.offset {
+            let grow = (self.offset - low) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = low;
+        }
+        self.counts.resize((high - low) as usize, 0);
+        let start = (other.offset - low) as usize;
+        for (slot, n) in self.counts[start..].iter_mut().zip(&other.counts) {
+            *slot += n;
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// Equal when the same buckets hold the same counts, however allocated.
+impl PartialEq for Buckets {
+    fn eq(&self, other: &Buckets) -> bool {
+        self.occupied().eq(other.occupied())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sketch {
     /// Buckets of negative values, by the bucket of their magnitude.
-    negative: BTreeMap<i32, u64>,
+    negative: Buckets,
     zero: u64,
-    positive: BTreeMap<i32, u64>,
+    positive: Buckets,
 }
 
 /// The bucket of magnitude `v` (> 0). Non-finite values saturate to the
-/// outermost buckets (the float-to-int cast saturates; NaN maps to 0).
+/// outermost buckets (the float-to-int cast saturates; NaN maps to 0);
+/// the range is kept within what a dense array can span.
 fn index_of(v: f64) -> i32 {
-    (v.ln() / gamma().ln()).ceil() as i32
+    ((v.ln() / gamma().ln()).ceil() as i32).clamp(-MAX_INDEX, MAX_INDEX)
 }
+
+/// γ^±40000 = e^±800 lies beyond every finite double (subnormals included),
+/// so only infinities are clamped.
+const MAX_INDEX: i32 = 40_000;
 
 /// The value a bucket reads back as.
 fn value_of(index: i32) -> f64 {
@@ -52,46 +127,42 @@ fn value_of(index: i32) -> f64 {
 impl Sketch {
     pub fn add(&mut self, v: f64) {
         if v > 0.0 {
-            *self.positive.entry(index_of(v)).or_default() += 1;
+            self.positive.add(index_of(v), 1);
         } else if v < 0.0 {
-            *self.negative.entry(index_of(-v)).or_default() += 1;
+            self.negative.add(index_of(-v), 1);
         } else {
             self.zero += 1;
         }
     }
 
     pub fn merge(&mut self, other: &Sketch) {
-        for (i, n) in &other.negative {
-            *self.negative.entry(*i).or_default() += n;
-        }
+        self.negative.merge(&other.negative);
         self.zero += other.zero;
-        for (i, n) in &other.positive {
-            *self.positive.entry(*i).or_default() += n;
-        }
+        self.positive.merge(&other.positive);
     }
 
     pub fn count(&self) -> u64 {
-        self.negative.values().sum::<u64>() + self.zero + self.positive.values().sum::<u64>()
+        self.negative.total() + self.zero + self.positive.total()
     }
 
     /// The value at 0-based rank `rank` of the sorted values, within α.
     fn at_rank(&self, rank: u64) -> Option<f64> {
         let mut seen = 0;
         // Most negative first: the largest magnitude of the negative side.
-        for (i, n) in self.negative.iter().rev() {
+        for (i, n) in self.negative.occupied().rev() {
             seen += n;
             if rank < seen {
-                return Some(-value_of(*i));
+                return Some(-value_of(i));
             }
         }
         seen += self.zero;
         if rank < seen {
             return Some(0.0);
         }
-        for (i, n) in &self.positive {
+        for (i, n) in self.positive.occupied() {
             seen += n;
             if rank < seen {
-                return Some(value_of(*i));
+                return Some(value_of(i));
             }
         }
         None
@@ -124,17 +195,19 @@ impl Sketch {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(3 + 3 * (self.negative.len() + self.positive.len()));
-        put(&mut out, self.negative.len() as u64);
-        put(&mut out, self.positive.len() as u64);
+        let negatives = self.negative.occupied().count();
+        let positives = self.positive.occupied().count();
+        let mut out = Vec::with_capacity(3 + 3 * (negatives + positives));
+        put(&mut out, negatives as u64);
+        put(&mut out, positives as u64);
         put(&mut out, self.zero);
         for side in [&self.negative, &self.positive] {
             let mut previous = 0i64;
-            for (i, n) in side {
-                let delta = i64::from(*i) - previous;
-                previous = i64::from(*i);
+            for (i, n) in side.occupied() {
+                let delta = i64::from(i) - previous;
+                previous = i64::from(i);
                 put(&mut out, zigzag(delta));
-                put(&mut out, *n);
+                put(&mut out, n);
             }
         }
         out
@@ -158,7 +231,10 @@ impl Sketch {
             for _ in 0..len {
                 previous = previous.checked_add(unzigzag(take(bytes, &mut at)?))?;
                 let index = i32::try_from(previous).ok()?;
-                side.insert(index, take(bytes, &mut at)?);
+                if !(-MAX_INDEX..=MAX_INDEX).contains(&index) {
+                    return None;
+                }
+                side.add(index, take(bytes, &mut at)?);
             }
         }
         (at == bytes.len()).then_some(sketch)

@@ -52,46 +52,75 @@ fn in_rolled_hours(b: &mut Binder, column: &str, hours: Hours) -> String {
     parts.join(" AND ")
 }
 
-fn raw_conditions(b: &mut Binder, range: &RawRange<'_>) -> String {
-    let mut parts = vec!["true".to_owned()];
+/// The conditions of each part of `range` (one, or, around rolled-up
+/// hours, the lower and the upper edge: two index ranges rather than one
+/// range with the rolled-up middle filtered out row by row).
+fn raw_parts(b: &mut Binder, range: &RawRange<'_>) -> Vec<String> {
+    let mut common = vec!["true".to_owned()];
     if let Some(tenant) = range.tenant {
-        parts.push(format!(
+        common.push(format!(
             "r.tenant = {}",
             b.bind(Arg::Text(tenant.to_owned()))
         ));
     }
     if let Some(p) = range.protocol {
-        parts.push(format!(
+        common.push(format!(
             "r.protocol = {}",
             b.bind(Arg::Text(p.as_str().into()))
         ));
     }
     if let Some(k) = range.kind {
-        parts.push(format!("r.kind = {}", b.bind(Arg::Text(k.as_str().into()))));
+        common.push(format!("r.kind = {}", b.bind(Arg::Text(k.as_str().into()))));
     }
-    if let Some(from) = range.from {
-        parts.push(format!("r.received_at >= {}", b.bind(Arg::Time(from))));
+    let common = common.join(" AND ");
+    let lower_bound = range
+        .from
+        .map(|t| format!(" AND r.received_at >= {}", b.bind(Arg::Time(t))))
+        .unwrap_or_default();
+    let to = range
+        .to
+        .map(|t| format!(" AND r.received_at < {}", b.bind(Arg::Time(t))))
+        .unwrap_or_default();
+    let Some(hours) = range.rolled else {
+        return vec![format!("{common}{lower_bound}{to}")];
+    };
+    let mut parts = Vec::new();
+    // Below the first rolled-up hour (nothing when the range is open below:
+    // every hour before the mark is rolled up).
+    if let (Some(_), Some(start)) = (range.from, hours.start) {
+        let start = b.bind(Arg::Time(start));
+        parts.push(format!("{common}{lower_bound} AND r.received_at < {start}"));
     }
-    if let Some(to) = range.to {
-        parts.push(format!("r.received_at < {}", b.bind(Arg::Time(to))));
-    }
-    if let Some(hours) = range.rolled {
-        parts.push(format!(
-            "NOT ({})",
-            in_rolled_hours(b, "r.received_at", hours)
-        ));
-    }
-    parts.join(" AND ")
+    // From the end of the rolled-up hours: the range's last whole hour or
+    // the mark, whichever is earlier.
+    let mark = progress_mark(b.dialect());
+    let rolled_end = match hours.end {
+        Some(end) => {
+            let end = b.bind(Arg::Time(end));
+            match b.dialect() {
+                Dialect::Postgres => format!("least({end}, {mark})"),
+                Dialect::Sqlite => format!("min({end}, {mark})"),
+            }
+        }
+        None => mark.to_owned(),
+    };
+    parts.push(format!("{common} AND r.received_at >= {rolled_end}{to}"));
+    parts
 }
 
 /// Per raw report: tenant, time, style, kind, rating, issues.
 pub(crate) fn raw_reports(dialect: Dialect, range: &RawRange<'_>) -> Sql {
     let mut b = Binder::new(dialect);
-    let cond = raw_conditions(&mut b, range);
-    let text = format!(
-        "SELECT r.tenant, r.received_at, r.protocol, r.kind, r.rating, r.issues \
-         FROM reports r WHERE {cond}"
-    );
+    let text = raw_parts(&mut b, range)
+        .iter()
+        .map(|cond| {
+            format!(
+                "SELECT r.tenant, r.received_at, r.protocol, r.kind, r.rating, r.issues \
+                 FROM reports r WHERE {cond}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     b.finish(text)
 }
 
@@ -99,17 +128,22 @@ pub(crate) fn raw_reports(dialect: Dialect, range: &RawRange<'_>) -> Sql {
 /// the four metrics exactly as the raw statistics compute them.
 pub(crate) fn raw_streams(dialect: Dialect, range: &RawRange<'_>) -> Sql {
     let mut b = Binder::new(dialect);
-    let cond = raw_conditions(&mut b, range);
     let metrics = stream_metrics(dialect)
         .iter()
         .map(|(name, expr)| format!("{expr} AS {name}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = format!(
-        "SELECT r.tenant, r.received_at, r.protocol, r.kind, s.modality, s.quality_class, \
-         s.poor_reasons, {metrics} FROM reports r JOIN media_streams s ON s.report_id = r.id \
-         WHERE {cond}"
-    );
+    let text = raw_parts(&mut b, range)
+        .iter()
+        .map(|cond| {
+            format!(
+                "SELECT r.tenant, r.received_at, r.protocol, r.kind, s.modality, \
+                 s.quality_class, s.poor_reasons, {metrics} \
+                 FROM reports r JOIN media_streams s ON s.report_id = r.id WHERE {cond}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     b.finish(text)
 }
 
