@@ -50,6 +50,10 @@ pub use sketch::RELATIVE_ERROR;
 /// answer, exactly.
 pub const MAX_RAW_SPAN: TimeDelta = TimeDelta::hours(4);
 
+/// The catch-up's own statement timeout (PostgreSQL): one hour of reports
+/// is read in one statement.
+const CATCH_UP_TIMEOUT: &str = "SET LOCAL statement_timeout = '300s'";
+
 /// The key of PostgreSQL's advisory lock that one catch-up holds at a time.
 const ADVISORY_LOCK: i64 = 0x6361_6c6c_7172_6f6c; // "callqrol"
 
@@ -316,8 +320,11 @@ impl Store {
                     return Ok(Step::Busy);
                 }
                 // An hour's streams are found through its reports' ids, as
-                // the raw statistics find them (see `read/stats.rs`).
-                for setting in PG_STATS_SETTINGS {
+                // the raw statistics find them (see `read/stats.rs`); a busy
+                // hour may take longer than the writer's statement timeout,
+                // which would stop the catch-up at that hour for good.
+                let settings = PG_STATS_SETTINGS.iter().copied().chain([CATCH_UP_TIMEOUT]);
+                for setting in settings {
                     tx.execute(&Sql {
                         text: (*setting).to_owned(),
                         args: Vec::new(),
