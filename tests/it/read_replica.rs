@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::support::cli::callq_bin;
@@ -46,6 +47,20 @@ async fn the_read_api_reads_from_a_streaming_standby_and_ingestion_outlives_it()
     })
     .await
     .unwrap();
+    // The test clusters run with synchronous_commit off (WAL reaches the
+    // standby on the WAL writer's 200 ms beat); a production primary
+    // flushes, and so sends, WAL at each commit. Measure the lag that way.
+    let mut admin = sqlx::PgConnection::connect(&primary.url("postgres"))
+        .await
+        .unwrap();
+    // Two statements: ALTER SYSTEM cannot run inside a transaction block.
+    for sql in [
+        "ALTER SYSTEM SET synchronous_commit = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut admin).await.unwrap();
+    }
+    let _ = admin.close().await;
     let acme = TestTenant::new("acme");
     // The `postgres` database of both: the schema callq's migrations create
     // on the primary reaches the standby through replication.
