@@ -369,7 +369,10 @@ async fn the_server_backfills_stored_reports_at_start() {
         if mark.is_some_and(|m| m > data_end) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not rolled up: {mark:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not rolled up: {mark:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let store = server.store().clone();

@@ -2,8 +2,8 @@
 //! reads a few thousand rows instead of every report (docs/rollups.md).
 //!
 //! - `stats_rollups` holds one row per (tenant, UTC hour, style, kind): an
-//!   [`Aggregate`](aggregate::Aggregate) (counts, rating sums and values,
-//!   issues, poor-stream counts, metric [`Sketch`](sketch::Sketch)es).
+//!   `Aggregate` (`aggregate.rs`: counts, rating sums and values,
+//!   issues, poor-stream counts, a metric [`Sketch`] each).
 //! - **Maintenance: an idempotent catch-up with a watermark** (here,
 //!   [`Store::roll_up`]). It rolls up closed hours one at a time, each in
 //!   one transaction that computes the hour's rows from the stored reports,
