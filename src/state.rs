@@ -16,6 +16,7 @@ use axum::extract::FromRef;
 use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::ingest::Ingest;
+use crate::store::rollup::RollupTask;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
@@ -38,6 +39,9 @@ pub struct AppState {
     pub reads: Reads,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
+    /// The statistics rollup catch-up (`store/rollup/`), stopped at shutdown.
+    #[from_ref(skip)]
+    pub rollups: RollupTask,
 }
 
 /// The read API's pool, with a statement timeout (see `store::ReadOptions`):
@@ -83,7 +87,13 @@ impl AppState {
                 tenant_queue_share: settings.tenant_queue_share,
             },
         );
+        let rollups = RollupTask::start(
+            store.clone(),
+            Duration::from_secs(settings.rollup_grace_secs),
+            Duration::from_secs(settings.rollup_interval_secs),
+        );
         Ok(AppState {
+            rollups,
             ingest: Ingest::new(writer.clone()),
             writer,
             store,
