@@ -112,6 +112,7 @@ pub async fn prune(
                 rows = pruned.total_rows(),
                 partitions = pruned.partitions.len(),
                 claims = pruned.claims,
+                rollups = pruned.rollups,
                 "retention removed old reports"
             );
         }
@@ -152,9 +153,10 @@ pub fn summary(settings: &Settings, pruned: &Pruned, dry_run: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "{remove} {} report(s) and {} retry claim(s) in all; {drop} {} partition(s)",
+        "{remove} {} report(s), {} retry claim(s) and {} rollup row(s) in all; {drop} {} partition(s)",
         pruned.total_rows(),
         pruned.claims,
+        pruned.rollups,
         pruned.partitions.len()
     );
     out

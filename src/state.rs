@@ -17,6 +17,7 @@ use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::ingest::Ingest;
 use crate::maintenance::Maintenance;
+use crate::store::rollup::RollupTask;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
@@ -42,6 +43,9 @@ pub struct AppState {
     pub maintenance: Arc<Maintenance>,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
+    /// The statistics rollup catch-up (`store/rollup/`), stopped at shutdown.
+    #[from_ref(skip)]
+    pub rollups: RollupTask,
 }
 
 /// The read API's pool, with a statement timeout (see `store::ReadOptions`):
@@ -52,8 +56,9 @@ pub struct Reads(pub Store);
 
 impl AppState {
     /// Opens the writer's store and applies migrations (a database that is
-    /// still starting gets ten seconds), opens the read pool and starts the
-    /// writer.
+    /// still starting gets ten seconds), opens the read pool (on
+    /// `read_database_url` when one is set: a streaming replica, which the
+    /// migrations reach through replication) and starts the writer.
     pub async fn open(settings: &Settings) -> Result<AppState, StoreError> {
         let store = Store::open_bounded(
             settings.database_url(),
@@ -68,7 +73,7 @@ impl AppState {
         migrate_with_retry(&store).await?;
         let maintenance = Arc::new(Maintenance::start(store.clone(), settings).await);
         let reads = Store::open_read(
-            settings.database_url(),
+            settings.read_database_url(),
             &ReadOptions {
                 max_connections: settings.database_read_max_connections,
                 acquire_timeout: Duration::from_secs(3),
@@ -87,7 +92,13 @@ impl AppState {
                 tenant_queue_share: settings.tenant_queue_share,
             },
         );
+        let rollups = RollupTask::start(
+            store.clone(),
+            Duration::from_secs(settings.rollup_grace_secs),
+            Duration::from_secs(settings.rollup_interval_secs),
+        );
         Ok(AppState {
+            rollups,
             ingest: Ingest::new(writer.clone()),
             writer,
             store,

@@ -75,6 +75,22 @@ pub struct Settings {
     /// `statement_timeout`; SQLite: interrupted by a progress handler) and
     /// the read answered 503.
     pub read_statement_timeout_secs: u64,
+    // --- Read replica (issue 13 item 6; see docs/scaling.md). ---
+    /// `postgres://…` of a streaming replica (a hot standby of
+    /// `database_url`'s server) that the ops read API and the dashboard
+    /// read from; ingestion always writes to `database_url`. Unset: the
+    /// read pool uses `database_url` too. Reads from a replica may lag
+    /// the primary (no read-your-writes).
+    pub read_database_url: Option<String>,
+    // --- Statistics rollups (issue 13 item 4, docs/rollups.md). ---
+    /// An hour is rolled up once this many seconds have passed after its
+    /// end. At least `request_timeout_secs + flush_timeout_secs`: a report
+    /// stamped in an hour commits by then or never.
+    pub rollup_grace_secs: u64,
+    /// How often the rollup catch-up runs (it also runs at start, which
+    /// backfills an upgraded database). 0: never; statistics then come
+    /// from raw rows only.
+    pub rollup_interval_secs: u64,
     // --- Partitioning and retention (issue 13, docs/partitioning-and-retention.md). ---
     /// Width of each PostgreSQL time partition of `reports` and
     /// `media_streams`, in UTC: `day`, `week` (from Monday) or `month`.
@@ -103,8 +119,13 @@ impl std::fmt::Debug for Settings {
             _ => serde_json::Map::new(),
         };
         fields.remove("tenants");
-        if let Some(url) = &self.database_url {
-            fields.insert("database_url".into(), crate::store::redact_url(url).into());
+        for (name, url) in [
+            ("database_url", &self.database_url),
+            ("read_database_url", &self.read_database_url),
+        ] {
+            if let Some(url) = url {
+                fields.insert(name.into(), crate::store::redact_url(url).into());
+            }
         }
         let mut out = f.debug_struct("Settings");
         for (name, value) in &fields {
@@ -146,6 +167,9 @@ impl Default for Settings {
             shutdown_deadline_secs: 30,
             database_read_max_connections: 4,
             read_statement_timeout_secs: 10,
+            read_database_url: None,
+            rollup_grace_secs: 300,
+            rollup_interval_secs: 60,
             partition_width: "day".to_owned(),
             partitions_ahead: 4,
             retention_days: 0,
@@ -178,6 +202,14 @@ impl Settings {
                 .collect(),
         }
     }
+
+    /// The database the read API reads from: `read_database_url`, else the
+    /// one in force for writing.
+    pub fn read_database_url(&self) -> &str {
+        self.read_database_url
+            .as_deref()
+            .unwrap_or_else(|| self.database_url())
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +223,7 @@ mod tests {
             database_url: Some(
                 "postgres://callq:hunter2-url@db/callq?sslpassword=hunter2-query".into(),
             ),
+            read_database_url: Some("postgres://reader:hunter2-read@standby/callq".into()),
             tenants: vec![Tenant {
                 id: "a".into(),
                 ucwa: vec![],
@@ -207,6 +240,7 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("callq:***@db"), "{printed}");
+        assert!(printed.contains("reader:***@standby"), "{printed}");
         assert!(printed.contains("Secret(***)"), "{printed}");
         assert!(printed.contains("queue_capacity: 8192"), "{printed}");
         assert!(!printed.contains(&s.tenants[0].plivo[0].auth_token.to_config_string()));

@@ -40,6 +40,7 @@ mod connect;
 mod partitions;
 mod read;
 mod retention;
+pub mod rollup;
 pub mod schema;
 mod write;
 

@@ -15,11 +15,13 @@
 //!
 //! A report's retry claims go with it: a claim carries its holder's
 //! `received_at` (`write/claims.rs`), so the claims of a tenant older than
-//! the cut are exactly those of its removed reports.
+//! the cut are exactly those of its removed reports. So do the statistics
+//! rollups of the removed hours (`stats_rollups`, migration 0007): cuts are
+//! whole hours, so an hour's rollup rows go exactly when all its reports do.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
@@ -55,8 +57,15 @@ struct Cut {
     before: DateTime<Utc>,
 }
 
+/// `now - days`, rounded down to the hour: the statistics rollups
+/// (`stats_rollups`, one row per tenant and hour) then go exactly with
+/// their reports, and rounding down only ever keeps a report longer.
 fn cut_of(days: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (days > 0).then(|| now - Duration::days(i64::from(days)))
+    if days == 0 {
+        return None;
+    }
+    let cut = now - Duration::days(i64::from(days));
+    Some(cut.duration_trunc(Duration::hours(1)).unwrap_or(cut))
 }
 
 impl RetentionPolicy {
@@ -119,6 +128,9 @@ pub struct Pruned {
     pub rows: BTreeMap<String, u64>,
     /// Retry claims removed with them.
     pub claims: u64,
+    /// Statistics rollup rows (one per tenant, hour, style and kind) of
+    /// the hours removed.
+    pub rollups: u64,
 }
 
 impl Pruned {
@@ -191,6 +203,13 @@ impl Store {
                         .bind(&before)
                         .fetch_one(pool)
                         .await? as u64;
+                        pruned.rollups += sqlx::query_scalar::<_, i64>(&format!(
+                            "SELECT count(*) FROM stats_rollups WHERE {condition} AND hour < ?2"
+                        ))
+                        .bind(&list)
+                        .bind(&before)
+                        .fetch_one(pool)
+                        .await? as u64;
                         continue;
                     }
                     // Streams go by ON DELETE CASCADE (foreign keys are on).
@@ -226,6 +245,24 @@ impl Store {
                             .await?
                             .rows_affected();
                         pruned.claims += n;
+                        if (n as i64) < batch {
+                            break;
+                        }
+                    }
+                    let rollups = format!(
+                        "DELETE FROM stats_rollups WHERE (tenant, hour, protocol, kind) IN ( \
+                           SELECT tenant, hour, protocol, kind FROM stats_rollups \
+                           WHERE {condition} AND hour < ?2 LIMIT ?3)"
+                    );
+                    loop {
+                        let n = sqlx::query(&rollups)
+                            .bind(&list)
+                            .bind(&before)
+                            .bind(batch)
+                            .execute(pool)
+                            .await?
+                            .rows_affected();
+                        pruned.rollups += n;
                         if (n as i64) < batch {
                             break;
                         }
@@ -337,6 +374,13 @@ async fn prune_postgres(
             .bind(cut.before)
             .fetch_one(&mut *conn)
             .await? as u64;
+            pruned.rollups += sqlx::query_scalar::<_, i64>(&format!(
+                "SELECT count(*) FROM stats_rollups WHERE {condition} AND hour < $2"
+            ))
+            .bind(&tenants)
+            .bind(cut.before)
+            .fetch_one(&mut *conn)
+            .await? as u64;
             continue;
         }
         // Partition by partition (the DEFAULT one too), so that each batch
@@ -368,6 +412,23 @@ async fn prune_postgres(
                 .await?
                 .rows_affected();
             pruned.claims += n;
+            if (n as i64) < batch {
+                break;
+            }
+        }
+        let rollups = format!(
+            "DELETE FROM stats_rollups WHERE ctid = ANY(ARRAY( \
+               SELECT ctid FROM stats_rollups WHERE {condition} AND hour < $2 LIMIT $3))"
+        );
+        loop {
+            let n = sqlx::query(&rollups)
+                .bind(&tenants)
+                .bind(cut.before)
+                .bind(batch)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            pruned.rollups += n;
             if (n as i64) < batch {
                 break;
             }

@@ -1,7 +1,7 @@
 //! Retention (`src/store/retention.rs`, `callq prune`): never a report
 //! younger than the cut, whole partitions dropped where every tenant's cut
 //! allows, bounded DELETEs for the rest (a shorter-retention tenant, the
-//! DEFAULT partition, SQLite), claims removed with their reports, two
+//! DEFAULT partition, SQLite), claims and rollup hours removed with their reports, two
 //! replicas pruning at once, the periodic pass and its metrics.
 
 use std::collections::BTreeMap;
@@ -50,6 +50,14 @@ async fn counts(store: &Store, tenant: &str) -> (i64, i64, i64) {
     (out[0], out[1], out[2])
 }
 
+async fn rollup_rows(store: &Store) -> i64 {
+    let sql = "SELECT count(*) FROM stats_rollups";
+    match store {
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
 fn policy(default_days: u32, tenants: &[(&str, u32)]) -> RetentionPolicy {
     RetentionPolicy {
         default_days,
@@ -74,10 +82,14 @@ async fn only_the_report_older_than_the_cut_goes(store: &Store) {
     for r in [&older, &exact, &younger] {
         store.insert_one(r).await.unwrap();
     }
+    // The statistics rollups of the hour before the cut and the hour from it.
+    store.roll_up(cut + Duration::hours(1)).await.unwrap();
+    assert_eq!(rollup_rows(store).await, 2);
     let p = policy(30, &[]);
     let dry = store.prune(&p, now, 2, true).await.unwrap();
     assert_eq!(dry.rows, BTreeMap::from([("acme".to_owned(), 1)]));
     assert_eq!(dry.claims, 1);
+    assert_eq!(dry.rollups, 1);
     assert_eq!(
         counts(store, "acme").await,
         (3, 3, 3),
@@ -86,7 +98,12 @@ async fn only_the_report_older_than_the_cut_goes(store: &Store) {
     let pruned = store.prune(&p, now, 2, false).await.unwrap();
     assert_eq!(pruned.rows, dry.rows);
     assert_eq!(pruned.claims, 1);
+    assert_eq!(
+        pruned.rollups, 1,
+        "the hour before the cut, whose only report went"
+    );
     assert_eq!(counts(store, "acme").await, (2, 2, 2));
+    assert_eq!(rollup_rows(store).await, 1);
     assert!(store.get_report("acme", older.id).await.unwrap().is_none());
     assert!(store.get_report("acme", exact.id).await.unwrap().is_some());
     assert!(
@@ -306,7 +323,7 @@ async fn callq_prune_prints_what_it_removes_and_dry_run_removes_nothing() {
         "{real}"
     );
     assert!(
-        real.contains("removed 2 report(s) and 2 retry claim(s) in all"),
+        real.contains("removed 2 report(s), 2 retry claim(s) and 0 rollup row(s) in all"),
         "{real}"
     );
     assert_eq!(counts(&store, &acme.id).await, (1, 1, 1));
