@@ -9,8 +9,8 @@
 //! Only rows with `received_at` strictly before the cut are ever removed.
 //!
 //! Every replica may prune at once: on PostgreSQL a pass holds a session
-//! advisory lock, so a second pass waits for the first and then finds
-//! nothing left; on SQLite the database's single writer serializes the
+//! advisory lock (`pg_try_advisory_lock`, polled), so a second pass waits
+//! for the first and then finds nothing left; on SQLite the database's single writer serializes the
 //! batches, and a batch deletes only what is still there.
 //!
 //! A report's retry claims go with it: a claim carries its holder's
@@ -164,10 +164,16 @@ impl Store {
         match self {
             Store::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1)")
+                // Polled rather than waited for: another replica's pass may
+                // take longer than the connection's `lock_timeout`, and
+                // waiting for it is not an error.
+                while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
                     .bind(PRUNE_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
+                    .fetch_one(&mut *conn)
+                    .await?
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
                 let result =
                     prune_postgres(&mut conn, policy, now, batch, dry_run, &mut pruned).await;
                 let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
