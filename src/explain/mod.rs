@@ -69,8 +69,9 @@ pub enum ExplainBody {
 /// What callq made of an [`ExplainRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
-    /// The style owning the path (`ucwa`, `graph`, `plivo`), `null` when no
-    /// style does (the answer is then the server's plain 404).
+    /// The style owning the path (`ucwa`, `graph`, `plivo`). Always set by
+    /// [`explain`], which refuses paths no style owns; optional so that the
+    /// shape can grow.
     pub style: Option<String>,
     /// The operation matched (`publishCallQualityFeedback`,
     /// `reportMediaDiagnostics`, `audioVideoSession`,
@@ -178,8 +179,21 @@ pub async fn explain(
     request: ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
     let request = build(request)?;
-    let style = Style::of_path(request.uri().path());
-    if let (Some(tenant), Some(style)) = (tenant, style)
+    let Some(style) = Style::of_path(request.uri().path()) else {
+        return Err(ExplainError::Invalid {
+            field: "path",
+            message: format!(
+                "no wire style owns this path (ingest paths start with {})",
+                Style::ALL
+                    .iter()
+                    .flat_map(|s| s.prefixes())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    };
+    if let Some(tenant) = tenant
         && let Some(owner) = credential_tenant(&explainer.credentials, style, request.headers())
         && *owner != *tenant
     {
@@ -197,7 +211,7 @@ pub async fn explain(
         captured.is_some(),
     );
     let mut explanation = Explanation {
-        style: style.map(|s| s.name().to_owned()),
+        style: Some(style.name().to_owned()),
         operation: operation.map(str::to_owned),
         would_store: captured.is_some(),
         response,
@@ -306,11 +320,7 @@ fn credential_tenant(
 }
 
 /// The operation a route template serves.
-fn operation(
-    style: Option<Style>,
-    matched: Option<&str>,
-    reached_ingest: bool,
-) -> Option<&'static str> {
+fn operation(style: Style, matched: Option<&str>, reached_ingest: bool) -> Option<&'static str> {
     let matched = matched?;
     let known = [
         ("/publishCallQualityFeedback", "publishCallQualityFeedback"),
@@ -327,7 +337,7 @@ fn operation(
         return Some(name);
     }
     // Graph's other spellings of its action are served by its catch-all.
-    (style == Some(Style::Graph) && reached_ingest).then_some("logTeleconferenceDeviceQuality")
+    (style == Style::Graph && reached_ingest).then_some("logTeleconferenceDeviceQuality")
 }
 
 /// The whole answer, its body as text when it is UTF-8.
