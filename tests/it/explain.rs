@@ -866,6 +866,16 @@ async fn an_explained_request_leaves_no_claim_and_other_tenants_requests_are_ref
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
+    // Another method: 405 naming POST.
+    let response = server
+        .client
+        .get(server.url(EXPLAIN))
+        .bearer_auth(&acme.ops_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
     // No or a wrong ops token: the ops API's 401.
     let response = explain_with(&server, "nope-nope-nope-nope", &r).await;
     assert_eq!(response.status(), 401);
