@@ -424,14 +424,9 @@ impl Flow {
         };
         let percent = |field: &str, name: &str| {
             let field = || field.replace("{dir}", direction);
-            place.keep(
-                trace,
-                full,
-                field,
-                value,
-                fraction_as_percent(value),
-                |v| Some(format!("{name} {value} → {} %", number_text(v))),
-            )
+            place.keep(trace, full, field, value, fraction_as_percent(value), |v| {
+                Some(format!("{name} {value} → {} %", number_text(v)))
+            })
         };
         let plain = |field: &str| {
             let field = || field.replace("{dir}", direction);
