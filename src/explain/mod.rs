@@ -266,7 +266,9 @@ fn build(request: ExplainRequest) -> Result<Request, ExplainError> {
                 "expected a path starting with / or an absolute URL".into(),
             )
         })?;
-    let uri = Uri::from_maybe_shared(target.as_str().to_owned())
+    let uri: Uri = target
+        .as_str()
+        .parse()
         .map_err(|_| invalid("path", "not a path".into()))?;
     let body = match request.body {
         None => Vec::new(),

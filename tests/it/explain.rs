@@ -900,7 +900,13 @@ async fn an_explained_request_leaves_no_claim_and_other_tenants_requests_are_ref
     let doc: Value = server.get("/openapi.json").await.json().await.unwrap();
     let post = &doc["paths"][EXPLAIN]["post"];
     assert!(post["responses"]["200"].is_object(), "{post}");
-    for schema in ["ExplainRequest", "Explanation", "Provenance", "Source", "Tolerated"] {
+    for schema in [
+        "ExplainRequest",
+        "Explanation",
+        "Provenance",
+        "Source",
+        "Tolerated",
+    ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
             "{schema} in the document"
