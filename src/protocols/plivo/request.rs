@@ -148,22 +148,35 @@ pub fn decode_traced(text: &str, trace: &Trace) -> Result<Feedback, PlivoError> 
         }
     };
     let rating = rating(fields.get("rating"))?;
+    let issues = issues(fields.get("issues"), rating)?;
+    let notes = notes(&fields)?;
+    // The real path pays one branch here; every row is built below.
+    if trace.enabled() {
+        trace_feedback(trace, &fields, rating, notes.as_deref());
+    }
+    Ok(Feedback {
+        rating,
+        issues,
+        notes,
+    })
+}
+
+/// The rows of a valid feedback: the rating, each issue, the notes, and the
+/// keys that are not feedback arguments.
+fn trace_feedback(trace: &Trace, fields: &Map<String, Value>, rating: f64, notes: Option<&str>) {
+    let sent = fields.get("rating");
+    let as_string = matches!(sent, Some(Value::String(_)));
     trace.field(|| {
-        let raw = fields
-            .get("rating")
-            .map(Value::to_string)
-            .unwrap_or_default();
-        let conversion = matches!(fields.get("rating"), Some(Value::String(_)))
-            .then(|| format!("{raw} → {rating:?}"));
+        let raw = sent.map(Value::to_string).unwrap_or_default();
         Provenance {
             field: "rating".into(),
             source: pointer("/rating"),
+            conversion: as_string.then(|| format!("{raw} → {rating:?}")),
             raw: Some(raw),
-            conversion,
             model: None,
         }
     });
-    if matches!(fields.get("rating"), Some(Value::String(_))) {
+    if as_string {
         trace.tolerated(|| {
             tolerated(
                 "rating-as-string",
@@ -173,12 +186,9 @@ pub fn decode_traced(text: &str, trace: &Trace) -> Result<Feedback, PlivoError> 
             )
         });
     }
-    let issues = issues(fields.get("issues"), rating)?;
-    if trace.enabled() {
-        trace_issues(trace, fields.get("issues"));
-    }
-    let notes = notes(&fields)?;
-    if let Some(text) = &notes {
+    trace_issues(trace, fields.get("issues"));
+    if let Some(text) = notes {
+        // The lowercase key wins when both carry text (see `notes`).
         let key = match fields.get("notes") {
             Some(Value::String(t)) if !t.trim().is_empty() => "notes",
             _ => "Notes",
@@ -186,26 +196,19 @@ pub fn decode_traced(text: &str, trace: &Trace) -> Result<Feedback, PlivoError> 
         trace.field(|| Provenance {
             field: "notes".into(),
             source: pointer(&format!("/{key}")),
-            raw: Some(Value::String(text.clone()).to_string()),
+            raw: Some(Value::String(text.to_owned()).to_string()),
             conversion: None,
             model: None,
         });
     }
-    if trace.enabled() {
-        for key in fields.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            trace.ignored(|| Ignored {
-                source: pointer(&format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
-                reason: "not a feedback argument (the Go, PHP and .NET SDKs add the call UUID \
-                         and internal flags)"
-                    .into(),
-            });
-        }
+    for key in fields.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        trace.ignored(|| Ignored {
+            source: pointer(&format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            reason: "not a feedback argument (the Go, PHP and .NET SDKs add the call UUID and \
+                     internal flags)"
+                .into(),
+        });
     }
-    Ok(Feedback {
-        rating,
-        issues,
-        notes,
-    })
 }
 
 /// Rows for each issue name: canonical names as sent, other spellings with

@@ -466,7 +466,8 @@ impl Flow {
 struct MediaLine {
     place: Place,
     label: Option<String>,
-    /// The `Label` attribute as sent, for explain.
+    /// The `Label` attribute as sent when it was not kept as `label`, for
+    /// explain.
     raw_label: Option<String>,
     /// The payload element kind seen under a stream (`Audio`, `Video`,
     /// `ApplicationSharing`): the fallback when the label says nothing.
@@ -475,10 +476,10 @@ struct MediaLine {
     remote: Address,
     inbound: Flow,
     outbound: Flow,
-    /// Each MOS with its text as sent.
-    network_mos: Option<(f64, String)>,
-    listening_mos: Option<(f64, String)>,
-    conversational_mos: Option<(f64, String)>,
+    /// Each MOS, with its text as sent when explain is recording.
+    network_mos: Option<(f64, Option<String>)>,
+    listening_mos: Option<(f64, Option<String>)>,
+    conversational_mos: Option<(f64, Option<String>)>,
 }
 
 /// An `AddrType` element (`LocalAddr`, `RemoteAddr`).
@@ -528,15 +529,19 @@ impl Address {
 
 impl MediaLine {
     fn open(start: &BytesStart, place: Place) -> MediaLine {
-        let raw_label = start
+        let sent = start
             .attributes()
             .flatten()
             .find(|attribute| attribute.key.as_ref() == b"Label")
             .and_then(|attribute| attribute.unescape_value().ok())
             .map(|label| label.trim().to_owned());
-        let label = raw_label
-            .clone()
-            .filter(|label| !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS);
+        // A label that is not kept is kept aside, for explain's row only.
+        let (label, raw_label) = match sent {
+            Some(label) if !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS => {
+                (Some(label), None)
+            }
+            other => (None, other),
+        };
         MediaLine {
             place,
             label,
@@ -581,7 +586,7 @@ impl MediaLine {
                     reason: format!("{value:?} is not a MOS on the 1..5 scale: dropped"),
                 });
             }
-            score.map(|score| (score, value.to_owned()))
+            score.map(|score| (score, trace.enabled().then(|| value.to_owned())))
         };
         match path {
             ["Description", "LocalAddr", name] => self
@@ -646,7 +651,13 @@ impl MediaLine {
     /// the conversational MOS (a whole-conversation estimate) are fallbacks. The
     /// send listening MOS is never used: it rates audio before it crossed the
     /// network.
-    fn reported_mos(&self) -> Option<(&(f64, String), &'static str, &'static [&'static str])> {
+    fn reported_mos(
+        &self,
+    ) -> Option<(
+        &(f64, Option<String>),
+        &'static str,
+        &'static [&'static str],
+    )> {
         let candidates: [(_, _, &'static [&'static str]); 3] = [
             (
                 &self.network_mos,
@@ -741,9 +752,10 @@ impl MediaLine {
             trace.field(|| Provenance {
                 field: place.field("mos"),
                 source: place.at(at),
-                raw: Some(raw.clone()),
+                raw: raw.clone(),
                 conversion: Some(format!(
-                    "{raw} → {} (reported by the endpoint; mos_model {model})",
+                    "{} → {} (reported by the endpoint; mos_model {model})",
+                    raw.as_deref().unwrap_or_default(),
                     number_text(*score)
                 )),
                 model: None,
