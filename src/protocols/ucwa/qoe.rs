@@ -462,6 +462,17 @@ impl Flow {
     }
 }
 
+/// The MOS a media line reports, where it sits and the model name it is
+/// stored under.
+struct ReportedMos<'a> {
+    score: f64,
+    /// The text as sent (kept only when explain records).
+    raw: Option<&'a str>,
+    model: &'static str,
+    /// Its element path below the media line.
+    at: &'static [&'static str],
+}
+
 /// One `MediaLine` being read.
 struct MediaLine {
     place: Place,
@@ -651,13 +662,7 @@ impl MediaLine {
     /// the conversational MOS (a whole-conversation estimate) are fallbacks. The
     /// send listening MOS is never used: it rates audio before it crossed the
     /// network.
-    fn reported_mos(
-        &self,
-    ) -> Option<(
-        &(f64, Option<String>),
-        &'static str,
-        &'static [&'static str],
-    )> {
+    fn reported_mos(&self) -> Option<ReportedMos<'_>> {
         let candidates: [(_, _, &'static [&'static str]); 3] = [
             (
                 &self.network_mos,
@@ -686,9 +691,14 @@ impl MediaLine {
                 &["LocalConversationalMOS"],
             ),
         ];
-        candidates
-            .into_iter()
-            .find_map(|(mos, model, at)| mos.as_ref().map(|mos| (mos, model, at)))
+        candidates.into_iter().find_map(|(mos, model, at)| {
+            mos.as_ref().map(|(score, raw)| ReportedMos {
+                score: *score,
+                raw: raw.as_deref(),
+                model,
+                at,
+            })
+        })
     }
 
     /// The rows of what is decided only once the line is complete: its
@@ -748,15 +758,21 @@ impl MediaLine {
             }),
             model: None,
         });
-        if let Some(((score, raw), model, at)) = self.reported_mos() {
+        if let Some(ReportedMos {
+            score,
+            raw,
+            model,
+            at,
+        }) = self.reported_mos()
+        {
             trace.field(|| Provenance {
                 field: place.field("mos"),
                 source: place.at(at),
-                raw: raw.clone(),
+                raw: raw.map(str::to_owned),
                 conversion: Some(format!(
                     "{} → {} (reported by the endpoint; mos_model {model})",
-                    raw.as_deref().unwrap_or_default(),
-                    number_text(*score)
+                    raw.unwrap_or_default(),
+                    number_text(score)
                 )),
                 model: None,
             });
@@ -769,7 +785,7 @@ impl MediaLine {
             self.trace_line(modality, trace);
         }
         let (mos, mos_model) = match self.reported_mos() {
-            Some(((mos, _), model, _)) => (Some(*mos), Some(model.to_owned())),
+            Some(reported) => (Some(reported.score), Some(reported.model.to_owned())),
             None => (None, None),
         };
         MediaStream {
