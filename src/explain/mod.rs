@@ -206,6 +206,13 @@ pub async fn explain(
     let matched = answer.extensions().get::<MatchedPath>().cloned();
     let response = read_response(answer).await;
     let captured = captured.filter(|_| (200..300).contains(&response.status));
+    // The check above looked the credentials up as the routes do; should a
+    // route ever authenticate otherwise, the report says whose it is.
+    if let (Some(tenant), Some(captured)) = (tenant, &captured)
+        && captured.report.tenant != tenant
+    {
+        return Err(ExplainError::OtherTenant);
+    }
     let operation = operation(
         style,
         matched.as_ref().map(MatchedPath::as_str),
