@@ -10,6 +10,15 @@
 //!
 //! `cargo bench --bench ops_read` (CALLQ_BENCH_REPORTS to change the count;
 //! CALLQ_TEST_DATABASE_URL to use your own server instead of a throwaway one).
+//! This mode measures the raw statistics: the rollup catch-up is off.
+//!
+//! `CALLQ_BENCH_DATASET=10m cargo bench --bench ops_read`: the long-range
+//! mode (docs/rollups.md). 10,000,000 reports (CALLQ_BENCH_REPORTS) over 31
+//! days are bulk-loaded with `generate_series` straight into `reports` and
+//! `media_streams`, the rollups are backfilled by the catch-up
+//! (`Store::roll_up`), and then 30 days (partial hours at both edges) are
+//! asked for: `GET /api/v1/stats` from rollups over HTTP against
+//! `Store::stats_raw` (the raw computation), with both answers compared.
 
 #[path = "../tests/it/support/pg.rs"]
 mod pg;
@@ -231,6 +240,9 @@ async fn time_get(
 
 #[tokio::main]
 async fn main() {
+    if std::env::var("CALLQ_BENCH_DATASET").as_deref() == Ok("10m") {
+        return long_range::run().await;
+    }
     let total = env_or("CALLQ_BENCH_REPORTS", 1_000_000);
     let days = env_or("CALLQ_BENCH_DAYS", 30).max(2);
     let url = database_url().await;
@@ -274,6 +286,8 @@ async fn main() {
         // Rollups for long ranges are issue 13.
         read_statement_timeout_secs: 120,
         database_read_max_connections: 8,
+        // This mode times the raw statistics (the 10m mode times rollups).
+        rollup_interval_secs: 0,
         ..Settings::default()
     };
     let server = Server::start(settings).await.expect("callq starts");
@@ -464,4 +478,244 @@ async fn main() {
         println!("{l}");
     }
     server.shutdown().await;
+}
+
+/// `CALLQ_BENCH_DATASET=10m`: 30 days over 10,000,000 reports, rollups
+/// against raw rows.
+mod long_range {
+    use super::*;
+
+    /// One chunk of reports `[from, to)` of `total` over `days` from
+    /// `start()`: styles, ratings, issues, devices and error codes mixed as
+    /// in [`report`], ids derived from the number so streams can name them.
+    const REPORTS_SQL: &str = r#"
+        INSERT INTO reports (id, tenant, protocol, kind, received_at, call_id, rating, issues,
+                             error_code, error_subcode, device_name, raw_payload)
+        SELECT lpad(to_hex(n), 32, '0')::uuid, 'acme',
+               (ARRAY['plivo', 'graph', 'ucwa', 'ucwa'])[n % 4 + 1],
+               (ARRAY['feedback', 'device_quality', 'feedback', 'diagnostics'])[n % 4 + 1],
+               $3::timestamptz + make_interval(secs => n * $4::float8),
+               'call-' || lpad((n / 4)::text, 10, '0'),
+               CASE WHEN n % 4 = 0 THEN 1 + (h % 9) / 2.0 END,
+               CASE WHEN n % 4 = 0 AND h % 9 < 8
+                    THEN ARRAY[(ARRAY['ECHO', 'AUDIO_LAG', 'BROKEN_AUDIO', 'ONE_WAY_AUDIO',
+                                      'ROBOTIC_AUDIO', 'CALL_DROPPED'])[h % 6 + 1]]
+                    ELSE '{}'::text[] END,
+               CASE WHEN n % 4 = 3 THEN (ARRAY['BadRequest', 'ServiceFailure', 'Timeout',
+                                              'RemoteFailure', 'Gone'])[h % 5 + 1] END,
+               CASE WHEN n % 4 = 3 THEN (ARRAY['InviteesOnly', 'CallbackChannelError',
+                                              'MediaNegotiationTimeOut', 'MediaFailure',
+                                              'Ended'])[h % 5 + 1] END,
+               CASE WHEN n % 4 = 1 THEN (ARRAY['Cisco SX80', 'Poly G7500'])[h % 2 + 1] END,
+               '{"n":' || n || ',"pad":"' || repeat('x', 200) || '"}'
+        FROM (SELECT n, (n * 2654435761) % 4294967296 AS h
+              FROM generate_series($1::bigint, $2::bigint - 1) AS n) g"#;
+
+    /// The streams of the same chunk: an audio stream for Graph and UCWA
+    /// feedback (classified as the CQD thresholds would), a video stream
+    /// for Graph.
+    const STREAMS_SQL: &str = r#"
+        INSERT INTO media_streams (report_id, ordinal, modality, inbound_packets, outbound_packets,
+                                   avg_inbound_jitter_ms, max_inbound_jitter_ms,
+                                   avg_inbound_loss_pct, max_inbound_loss_pct,
+                                   avg_inbound_rtt_ms, avg_outbound_jitter_ms, mos,
+                                   quality_class, poor_reasons, quality_classifier)
+        SELECT lpad(to_hex(n), 32, '0')::uuid, 0, 'audio', packets, packets,
+               jitter, jitter * 3, loss, loss * 4, rtt, NULL, mos,
+               CASE WHEN packets > 500 AND (rtt > 500 OR loss > 10 OR jitter > 30)
+                    THEN 'poor' ELSE 'good' END,
+               CASE WHEN packets > 500 THEN concat_ws(',',
+                    CASE WHEN rtt > 500 THEN 'round_trip' END,
+                    CASE WHEN loss > 10 THEN 'packet_loss' END,
+                    CASE WHEN jitter > 30 THEN 'jitter' END) ELSE '' END,
+               'cqd-audio/1'
+        FROM (SELECT n, 100 + h % 30000 AS packets,
+                     5 + 60 * f AS jitter, 3 * f * f AS loss, 40 + 300 * f AS rtt, 4.4 - 1.8 * f AS mos
+              FROM (SELECT n, h, (h % 1000) / 1000.0 AS f
+                    FROM (SELECT n, (n * 2654435761) % 4294967296 AS h
+                          FROM generate_series($1::bigint, $2::bigint - 1) AS n) a
+                    WHERE n % 4 IN (1, 2)) b) c
+        UNION ALL
+        SELECT lpad(to_hex(n), 32, '0')::uuid, 1, 'video', NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, 8 + 10 * ((((n * 2654435761) % 4294967296) % 1000) / 1000.0), NULL,
+               NULL, '', NULL
+        FROM generate_series($1::bigint, $2::bigint - 1) AS n WHERE n % 4 = 1"#;
+
+    const CHUNK: i64 = 1_000_000;
+
+    async fn load(pool: &sqlx::PgPool, total: i64, days: i64) -> Duration {
+        let started = Instant::now();
+        let step = (days * 86_400) as f64 / total as f64;
+        let mut from = 0;
+        while from < total {
+            let to = (from + CHUNK).min(total);
+            for sql in [REPORTS_SQL, STREAMS_SQL] {
+                sqlx::query(sql)
+                    .bind(from)
+                    .bind(to)
+                    .bind(start())
+                    .bind(step)
+                    .execute(pool)
+                    .await
+                    .expect("bulk insert");
+            }
+            from = to;
+            println!(
+                "  loaded {to} reports, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        sqlx::query("ANALYZE").execute(pool).await.expect("analyze");
+        started.elapsed()
+    }
+
+    /// The largest relative difference between two answers' percentiles,
+    /// after checking every count and sum agrees.
+    fn compare(rollups: &serde_json::Value, raw: &serde_json::Value) -> f64 {
+        let (a, b) = (rollups.as_array().unwrap(), raw.as_array().unwrap());
+        assert_eq!(a.len(), b.len(), "groups");
+        let mut worst: f64 = 0.0;
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x["key"], y["key"]);
+            for field in [
+                "reports",
+                "protocols",
+                "kinds",
+                "issues",
+                "poor_audio_streams",
+                "audio_streams",
+                "unclassified_audio_streams",
+                "poor_reasons",
+            ] {
+                assert_eq!(x[field], y[field], "{field} of {}", y["key"]);
+            }
+            assert_eq!(x["rating"]["count"], y["rating"]["count"]);
+            assert_eq!(x["rating"]["distribution"], y["rating"]["distribution"]);
+            let (m1, m2) = (x["rating"]["mean"].as_f64(), y["rating"]["mean"].as_f64());
+            assert!(
+                m1.zip(m2)
+                    .is_none_or(|(p, q)| (p - q).abs() <= 1e-9 * q.abs()),
+                "mean"
+            );
+            for metric in ["jitter_ms", "loss_pct", "rtt_ms", "mos"] {
+                assert_eq!(x[metric]["count"], y[metric]["count"], "{metric} count");
+                for p in ["p10", "p50", "p90", "p99"] {
+                    if let (Some(u), Some(v)) = (x[metric][p].as_f64(), y[metric][p].as_f64())
+                        && v != 0.0
+                    {
+                        worst = worst.max((u - v).abs() / v.abs());
+                    }
+                }
+            }
+        }
+        worst
+    }
+
+    pub async fn run() {
+        let total = env_or("CALLQ_BENCH_REPORTS", 10_000_000) as i64;
+        let days = 31;
+        let url = database_url().await;
+        let store = Store::open(&url, &StoreOptions::default()).expect("open");
+        store.migrate().await.expect("migrate");
+        let Store::Postgres(pool) = &store else {
+            panic!("the long-range mode runs on PostgreSQL");
+        };
+        println!("bulk-loading {total} reports over {days} days (generate_series)");
+        let loaded = load(pool, total, days).await;
+        println!("loaded in {:.1} s", loaded.as_secs_f64());
+        let started = Instant::now();
+        let done = store.roll_up(Utc::now()).await.expect("roll up");
+        let rolled = started.elapsed();
+        println!(
+            "rollup backfill: {} hours in {:.1} s (next hour {:?})",
+            done.hours,
+            rolled.as_secs_f64(),
+            done.next_hour
+        );
+
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: Some(url),
+            tenants: vec![Tenant {
+                id: "acme".into(),
+                ucwa: vec![],
+                graph: vec![],
+                plivo: vec![],
+                ops: vec![OpsCredential {
+                    token: OPS_TOKEN.parse().expect("a long enough token"),
+                }],
+            }],
+            rollup_interval_secs: 0,
+            ..Settings::default()
+        };
+        let server = Server::start(settings).await.expect("callq starts");
+        let base = format!("http://{}", server.addr());
+        let client = reqwest::Client::new();
+        // 30 days with partial hours at both edges.
+        let since = start() + chrono::Duration::minutes(12 * 60 + 20);
+        let until = since + chrono::Duration::days(30);
+        let range = format!(
+            "since={}&until={}",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let mut lines = vec![format!(
+            "load {:.1} s, rollup backfill {:.1} s ({} hours)",
+            loaded.as_secs_f64(),
+            rolled.as_secs_f64(),
+            done.hours
+        )];
+        for group_by in [
+            None,
+            Some(callq::store::query::GroupBy::Day),
+            Some(callq::store::query::GroupBy::Protocol),
+        ] {
+            let suffix = group_by
+                .map(|g| format!("&group_by={g}"))
+                .unwrap_or_default();
+            let path = format!("/api/v1/stats?{range}{suffix}");
+            let (timing, body) = time_get(&client, &base, &path, 7).await;
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let query = callq::store::query::StatsQuery {
+                filter: callq::store::query::ReportFilter {
+                    since: Some(since),
+                    until: Some(until),
+                    ..Default::default()
+                },
+                group_by,
+            };
+            let mut raw_timing = Timing { runs: Vec::new() };
+            let mut raw = Vec::new();
+            // Tens of seconds each: twice without grouping, once grouped.
+            for _ in 0..if group_by.is_none() { 2 } else { 1 } {
+                let started = Instant::now();
+                raw = store.stats_raw("acme", &query).await.expect("raw stats");
+                raw_timing.runs.push(started.elapsed());
+            }
+            let raw = serde_json::to_value(raw).unwrap();
+            let worst = compare(&answer["groups"], &raw);
+            let reports: i64 = raw
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["reports"].as_i64().unwrap())
+                .sum();
+            let what = group_by.map_or("30 days".to_owned(), |g| format!("30 days, group_by={g}"));
+            lines.push(format!(
+                "{}   [{reports} reports]",
+                timing.line(&format!("GET /api/v1/stats {what} (rollups)"))
+            ));
+            lines.push(format!(
+                "{}   [largest percentile difference {:.3} %]",
+                raw_timing.line(&format!("Store::stats_raw {what} (raw rows)")),
+                worst * 100.0
+            ));
+        }
+        println!();
+        for l in lines {
+            println!("{l}");
+        }
+        server.shutdown().await;
+        store.close().await;
+    }
 }

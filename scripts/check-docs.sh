@@ -8,9 +8,13 @@
 #    and is skipped.
 # 2. Every relative Markdown link (`[text](target)`, images too) in README.md
 #    and docs/**/*.md must point at an existing file, from the linking file's
-#    own directory. Links inside fenced code blocks, URLs (`https:`,
-#    `mailto:`, …) and in-page anchors (`#…`) are skipped; a link's own
-#    `#anchor` is not checked, only its file.
+#    own directory, and a `#anchor` on a link to a Markdown page (or in-page)
+#    must name one of that page's headings, slugged as GitHub does (lower
+#    case; characters other than letters, digits, `_`, `-` and spaces
+#    dropped; spaces become `-`; a repeated heading gets `-1`, `-2`, …).
+#    Links inside fenced code blocks or inline code and URLs (`https:`,
+#    `mailto:`, …) are skipped. Limit: non-ASCII letters in headings are
+#    dropped, where GitHub keeps them; no heading here has one.
 #
 # Prints each broken pointer as `file:line: target` and exits 1 if there is
 # any; prints one summary line and exits 0 otherwise. Needs bash, grep, awk.
@@ -22,7 +26,7 @@ paths=0
 links=0
 
 report() {
-  echo "check-docs: $1: $2 does not exist" >&2
+  echo "check-docs: $1: $2 ${3:-does not exist}" >&2
   broken=$((broken + 1))
 }
 
@@ -49,9 +53,31 @@ done < <(
 
 # 2. Relative links in README.md and docs/**/*.md.
 mapfile -t pages < <({ [ -f README.md ] && echo README.md; [ -d docs ] && find docs -name '*.md'; } | sort)
-while IFS=$'\t' read -r where base target; do
+# The anchors of a Markdown page: its headings outside fenced code, slugged.
+anchors_of() {
+  LC_ALL=C awk '
+    /^[ \t]*(```|~~~)/ { fenced = !fenced; next }
+    fenced || !/^#+[ \t]/ { next }
+    {
+      h = $0
+      sub(/^#+[ \t]+/, "", h); sub(/[ \t]+#*[ \t]*$/, "", h)
+      h = tolower(h)
+      gsub(/[^a-z0-9_ -]/, "", h)
+      gsub(/ /, "-", h)
+      n = seen[h]++
+      print (n ? h "-" n : h)
+    }' "$1"
+}
+
+while IFS=$'\x1f' read -r where base target anchor; do
   links=$((links + 1))
-  [ -e "$base/$target" ] || report "$where" "$target"
+  file="$base/$target"
+  [ -n "$target" ] || file="${where%%:*}"
+  if [ ! -e "$file" ]; then
+    report "$where" "$target"
+  elif [ -n "$anchor" ] && [[ "$file" == *.md ]] && ! anchors_of "$file" | grep -qxF -- "$anchor"; then
+    report "$where" "${target:-${where%%:*}}" "has no heading for #${anchor}"
+  fi
 done < <(
   for page in "${pages[@]}"; do
     awk -v file="$page" -v base="$(dirname "$page")" '
@@ -65,9 +91,14 @@ done < <(
           target = substr(line, RSTART + 2, RLENGTH - 2)
           line = substr(line, RSTART + RLENGTH)
           sub(/^</, "", target); sub(/>$/, "", target)
-          sub(/#.*/, "", target)
-          if (target == "" || target ~ /^[A-Za-z][A-Za-z0-9+.-]*:/) continue
-          print file ":" FNR "\t" base "\t" target
+          if (target ~ /^[A-Za-z][A-Za-z0-9+.-]*:/) continue
+          anchor = ""
+          if (index(target, "#")) {
+            anchor = substr(target, index(target, "#") + 1)
+            target = substr(target, 1, index(target, "#") - 1)
+          }
+          if (target == "" && anchor == "") continue
+          print file ":" FNR "\037" base "\037" target "\037" anchor
         }
       }' "$page"
   done

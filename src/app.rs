@@ -339,6 +339,7 @@ impl Server {
             }
         };
         let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
+        self.state.rollups.stop();
         // No request is left to read: the read API's pool can go.
         let _ = tokio::time::timeout_at(deadline, self.state.reads.0.close()).await;
         // The writer keeps running until here, so requests that were still

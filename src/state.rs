@@ -17,6 +17,7 @@ use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::explain::Explainer;
 use crate::ingest::Ingest;
+use crate::store::rollup::RollupTask;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
@@ -39,6 +40,9 @@ pub struct AppState {
     pub reads: Reads,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
+    /// The statistics rollup catch-up (`store/rollup/`), stopped at shutdown.
+    #[from_ref(skip)]
+    pub rollups: RollupTask,
     /// Explain (issue 14): the style routers dry-run, for `POST /api/v1/explain`.
     pub explainer: Explainer,
 }
@@ -104,8 +108,14 @@ impl AppState {
                 tenant_queue_share: settings.tenant_queue_share,
             },
         );
+        let rollups = RollupTask::start(
+            store.clone(),
+            Duration::from_secs(settings.rollup_grace_secs),
+            Duration::from_secs(settings.rollup_interval_secs),
+        );
         let credentials = Arc::new(Credentials::from_tenants(&settings.tenants));
         Ok(AppState {
+            rollups,
             ingest: Ingest::new(writer.clone()),
             writer,
             store,

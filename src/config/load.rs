@@ -163,6 +163,8 @@ mod tests {
             "database_read_max_connections",
             "read_statement_timeout_secs",
             "read_database_url",
+            "rollup_grace_secs",
+            "rollup_interval_secs",
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
         }

@@ -81,6 +81,15 @@ pub struct Settings {
     /// read pool uses `database_url` too. Reads from a replica may lag
     /// the primary (no read-your-writes).
     pub read_database_url: Option<String>,
+    // --- Statistics rollups (issue 13 item 4, docs/rollups.md). ---
+    /// An hour is rolled up once this many seconds have passed after its
+    /// end. At least `request_timeout_secs + flush_timeout_secs`: a report
+    /// stamped in an hour commits by then or never.
+    pub rollup_grace_secs: u64,
+    /// How often the rollup catch-up runs (it also runs at start, which
+    /// backfills an upgraded database). 0: never; statistics then come
+    /// from raw rows only.
+    pub rollup_interval_secs: u64,
 }
 
 /// Every setting as it serializes, but `database_url` through
@@ -143,6 +152,8 @@ impl Default for Settings {
             database_read_max_connections: 4,
             read_statement_timeout_secs: 10,
             read_database_url: None,
+            rollup_grace_secs: 300,
+            rollup_interval_secs: 60,
         }
     }
 }

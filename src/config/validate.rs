@@ -81,6 +81,16 @@ fn validate_limits(s: &Settings) -> Result<(), ConfigProblem> {
         s.database_read_max_connections.into(),
     )?;
     at_least_one("read_statement_timeout_secs", s.read_statement_timeout_secs)?;
+    let commit_bound = s.request_timeout_secs.saturating_add(s.flush_timeout_secs);
+    if s.rollup_grace_secs < commit_bound {
+        return Err(ConfigProblem::new(
+            "rollup_grace_secs",
+            format!(
+                "must be at least request_timeout_secs + flush_timeout_secs ({commit_bound}), \
+                 or a report could commit into an hour already rolled up"
+            ),
+        ));
+    }
     if s.queue_max_bytes < (2 << 20) {
         return Err(ConfigProblem::new(
             "queue_max_bytes",
@@ -256,6 +266,7 @@ mod tests {
             ("read_statement_timeout_secs", |s| {
                 s.read_statement_timeout_secs = 0
             }),
+            ("rollup_grace_secs", |s| s.rollup_grace_secs = 39),
             ("queue_max_bytes", |s| s.queue_max_bytes = 1 << 20),
             ("queue_max_bytes", |s| {
                 s.body_limit_bytes = 4 << 20;

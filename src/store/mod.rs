@@ -35,6 +35,7 @@
 
 mod connect;
 mod read;
+pub mod rollup;
 pub mod schema;
 mod write;
 

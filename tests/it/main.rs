@@ -22,6 +22,7 @@ mod quality;
 mod read_isolation;
 mod read_replica;
 mod replicas;
+mod rollups;
 mod shutdown;
 mod store;
 mod store_schema;

@@ -11,9 +11,9 @@
 pub(super) mod call_view;
 pub(super) mod pool;
 pub mod query;
-mod run;
-mod sql;
-mod stats;
+pub(super) mod run;
+pub(super) mod sql;
+pub(super) mod stats;
 
 use uuid::Uuid;
 

@@ -155,7 +155,8 @@ pub struct StatsQuery {
 }
 
 /// Percentiles of one stream metric over a group's streams. Linear
-/// interpolation between closest ranks (PostgreSQL's `percentile_cont`).
+/// interpolation between closest ranks (PostgreSQL's `percentile_cont`);
+/// answered from hourly rollups (docs/rollups.md), within 1 % of that.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Percentiles {
     /// Number of streams that carried the metric.

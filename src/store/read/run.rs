@@ -13,7 +13,7 @@ use crate::store::{Store, StoreError};
 /// the column codecs: times and ids differ).
 macro_rules! bound {
     ($name:ident -> $query:ident, $encode:ident) => {
-        fn $name(sql: &Sql) -> $query<'_> {
+        pub(crate) fn $name(sql: &Sql) -> $query<'_> {
             let mut q = sqlx::query(&sql.text);
             for arg in &sql.args {
                 q = match arg {
@@ -22,6 +22,7 @@ macro_rules! bound {
                     Arg::Int(i) => q.bind(*i),
                     Arg::Time(t) => q.bind(t.$encode()),
                     Arg::Id(id) => q.bind(id.$encode()),
+                    Arg::Bytes(b) => q.bind(b.as_slice()),
                 };
             }
             q

@@ -29,6 +29,7 @@ pub(crate) enum Arg {
     Int(i64),
     Time(DateTime<Utc>),
     Id(Uuid),
+    Bytes(Vec<u8>),
 }
 
 /// A statement and its bound values, in placeholder order.
@@ -39,20 +40,24 @@ pub(crate) struct Sql {
 }
 
 /// Collects bound values and hands out their placeholders.
-struct Binder {
+pub(crate) struct Binder {
     dialect: Dialect,
     args: Vec<Arg>,
 }
 
 impl Binder {
-    fn new(dialect: Dialect) -> Binder {
+    pub(crate) fn new(dialect: Dialect) -> Binder {
         Binder {
             dialect,
             args: Vec::new(),
         }
     }
 
-    fn bind(&mut self, arg: Arg) -> String {
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn bind(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         match self.dialect {
             Dialect::Postgres => format!("${}", self.args.len()),
@@ -60,7 +65,7 @@ impl Binder {
         }
     }
 
-    fn finish(self, text: String) -> Sql {
+    pub(crate) fn finish(self, text: String) -> Sql {
         Sql {
             text,
             args: self.args,
@@ -451,7 +456,7 @@ pub(crate) fn stats_issues(dialect: Dialect, tenant: &str, query: &StatsQuery) -
 /// The per-stream metric expressions, by the names [`GroupStats`] uses.
 ///
 /// [`GroupStats`]: super::query::GroupStats
-fn stream_metrics(dialect: Dialect) -> [(&'static str, String); 4] {
+pub(crate) fn stream_metrics(dialect: Dialect) -> [(&'static str, String); 4] {
     [
         ("jitter", typical_of(dialect, "jitter", "ms")),
         ("loss", typical_of(dialect, "loss", "pct")),

@@ -22,12 +22,30 @@ use crate::store::{Store, StoreError};
 /// bench --bench ops_read`). 1.1 is the usual SSD value; SET LOCAL keeps it
 /// to this read-only transaction, and wide ranges still get the hash join
 /// where it is cheaper.
-const PG_STATS_SETTINGS: &[&str] = &["SET LOCAL random_page_cost = 1.1"];
+pub(crate) const PG_STATS_SETTINGS: &[&str] = &["SET LOCAL random_page_cost = 1.1"];
 
 impl Store {
-    /// Quality statistics of `tenant`'s reports, per group, aggregated by the
-    /// database. Groups come sorted by key (no-key group first).
+    /// Quality statistics of `tenant`'s reports, per group. Groups come
+    /// sorted by key (no-key group first). From the hourly rollups where
+    /// they cover the query (`store/rollup/`: counts, sums and means exact,
+    /// percentiles within [`RELATIVE_ERROR`](crate::store::rollup::RELATIVE_ERROR)),
+    /// otherwise [`Store::stats_raw`].
     pub async fn stats(
+        &self,
+        tenant: &str,
+        query: &StatsQuery,
+    ) -> Result<Vec<GroupStats>, StoreError> {
+        let (groups, source) = match self.stats_from_rollups(tenant, query).await? {
+            Some(groups) => (groups, "rollups"),
+            None => (self.stats_raw(tenant, query).await?, "raw"),
+        };
+        metrics::counter!("callq_stats_answers_total", "source" => source).increment(1);
+        Ok(groups)
+    }
+
+    /// Quality statistics computed from every matching raw row, aggregated
+    /// by the database (exact percentiles, `percentile_cont`).
+    pub async fn stats_raw(
         &self,
         tenant: &str,
         query: &StatsQuery,

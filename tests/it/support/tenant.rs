@@ -99,6 +99,9 @@ pub fn settings(database_url: String, tenants: &[TestTenant]) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(database_url),
         tenants: tenants.iter().map(TestTenant::config).collect(),
+        // Statistics stay exact raw answers unless a test rolls up itself
+        // (tests/it/rollups.rs), whatever the time a test takes.
+        rollup_interval_secs: 0,
         ..Settings::default()
     }
 }
