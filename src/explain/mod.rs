@@ -35,6 +35,10 @@ use base64::Engine;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use utoipa::openapi::schema::{
+    AdditionalProperties, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+
 use crate::auth::{Credentials, basic_credentials, bearer_token};
 use crate::http::{ClientRequestId, REQUEST_ID};
 use crate::ingest::{Captured, Ingest};
@@ -45,17 +49,82 @@ use crate::style::Style;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExplainRequest {
     /// `POST` for every ingest operation; `GET` for UCWA's session resource.
+    #[schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
     pub method: String,
     /// The path and optional query (`/v1/Call/{uuid}/Feedback/`), or an
-    /// absolute URL, whose scheme and authority are ignored.
+    /// absolute URL, whose scheme and authority are ignored. Under a wire
+    /// style's prefix (`/ucwa/`, `/v1.0/`, `/beta/`, `/v1/`).
+    #[schema(
+        pattern = "^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?/(ucwa|v1\\.0|beta|v1)/[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*$"
+    )]
     pub path: String,
     /// Header name → value, as sent (`Authorization`, `Content-Type`, …).
     #[serde(default)]
+    #[schema(schema_with = headers_schema)]
     pub headers: BTreeMap<String, String>,
     /// The body; absent means empty.
     #[serde(default)]
+    #[schema(schema_with = body_schema)]
     pub body: Option<ExplainBody>,
 }
+
+/// The document's schema of [`ExplainRequest::headers`]: header names are
+/// tokens, values visible ASCII, space and tab.
+fn headers_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(TOKEN)),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[\\t\\x20-\\x7e]*$")),
+        ))
+        .build()
+}
+
+/// The document's schema of [`ExplainRequest::body`]: absent, text, or
+/// padded standard base64.
+fn body_schema() -> Schema {
+    let tagged = |name: &str, value: Object| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(name, value)
+            .required(name)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    };
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null).build())
+        .item(tagged(
+            "text",
+            ObjectBuilder::new().schema_type(Type::String).build(),
+        ))
+        .item(tagged(
+            "base64",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+                ))
+                .build(),
+        ))
+        .build()
+        .into()
+}
+
+/// An HTTP token (RFC 9110): a method or a header name.
+const TOKEN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+/// Base64 as the document describes it: the standard alphabet, padded;
+/// bits after the last byte are not checked (any text of that form decodes).
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 /// A request body: UTF-8 text as is, or any bytes in base64 (standard
 /// alphabet, padded), e.g. a gzip-encoded body.
@@ -280,7 +349,7 @@ fn build(request: ExplainRequest) -> Result<Request, ExplainError> {
     let body = match request.body {
         None => Vec::new(),
         Some(ExplainBody::Text(text)) => text.into_bytes(),
-        Some(ExplainBody::Base64(encoded)) => base64::engine::general_purpose::STANDARD
+        Some(ExplainBody::Base64(encoded)) => BASE64
             .decode(encoded.trim())
             .map_err(|e| invalid("body", format!("not base64: {e}")))?,
     };
@@ -295,6 +364,17 @@ fn build(request: ExplainRequest) -> Result<Request, ExplainError> {
         // not once `&quot;` is undone): the body given is the body.
         if FRAMING_HEADERS.contains(&name.as_str()) {
             continue;
+        }
+        // As the document states: visible ASCII, space and tab (a JSON
+        // string cannot say which bytes other characters stood for).
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (0x20..=0x7e).contains(&b))
+        {
+            return Err(invalid(
+                "headers",
+                format!("the value of {name} is not visible ASCII text"),
+            ));
         }
         let value = HeaderValue::from_str(value.trim())
             .map_err(|_| invalid("headers", format!("the value of {name} is not header text")))?;
