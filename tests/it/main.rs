@@ -11,6 +11,7 @@ mod connections;
 mod dashboard;
 mod end_to_end;
 mod exactly_once;
+mod explain;
 mod first_start;
 mod graph;
 mod health;
