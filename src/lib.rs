@@ -17,6 +17,7 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod http_message;
 pub mod in_flight;
 pub mod ingest;
 pub mod model;
