@@ -13,6 +13,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod explain;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -15,6 +15,7 @@ use axum::extract::FromRef;
 
 use crate::auth::Credentials;
 use crate::config::Settings;
+use crate::explain::Explainer;
 use crate::ingest::Ingest;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
@@ -38,6 +39,8 @@ pub struct AppState {
     pub reads: Reads,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
+    /// Explain (issue 14): the style routers dry-run, for `POST /api/v1/explain`.
+    pub explainer: Explainer,
 }
 
 /// The read API's pool, with a statement timeout (see `store::ReadOptions`):
@@ -82,12 +85,14 @@ impl AppState {
                 tenant_queue_share: settings.tenant_queue_share,
             },
         );
+        let credentials = Arc::new(Credentials::from_tenants(&settings.tenants));
         Ok(AppState {
             ingest: Ingest::new(writer.clone()),
             writer,
             store,
             reads: Reads(reads),
-            credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
+            explainer: Explainer::new(credentials.clone(), settings.body_limit_bytes),
+            credentials,
             settings: Arc::new(settings.clone()),
         })
     }

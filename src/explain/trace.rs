@@ -1,0 +1,144 @@
+//! The provenance recorder the decoders write into, and what it records.
+//!
+//! A [`Trace`] is either off (the real ingest path: every method returns at
+//! once after one branch, and the closures that would format a row are never
+//! called) or on (an explain call: rows are collected). The decoders take
+//! `&Trace` (rows are pushed through a `RefCell`, so several closures of one
+//! decoder can record without fighting over a `&mut`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a value was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// A JSON pointer (`/quality/mediaQualityList/0/averageInboundJitter`),
+    /// an XML path (`/VQReportEvent/VQSessionReport/MediaLine[1]/…`), a path
+    /// segment's name (`{conversationId}`), a header name, or for a computed
+    /// value the model's name.
+    pub at: String,
+}
+
+/// The kinds of [`Source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    JsonPointer,
+    XmlPath,
+    PathSegment,
+    Header,
+    /// Derived by callq from other fields (MOS, R-factor, quality class).
+    Computed,
+}
+
+/// Where one normalized field came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The normalized field: a report column (`rating`, `call_id`) or a
+    /// stream's (`streams[0].avg_inbound_jitter_ms`).
+    pub field: String,
+    pub source: Source,
+    /// The value as sent: JSON text for JSON (`"PT0.015S"`, `0.07`), the
+    /// text for XML, headers and path segments. `null` for computed values.
+    pub raw: Option<String>,
+    /// What was done to it (`"PT0.015S" → 15 ms`), `null` when taken as is.
+    pub conversion: Option<String>,
+    /// For a computed value: the model, its version and its inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ComputedBy>,
+}
+
+/// The model behind a computed value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputedBy {
+    pub name: String,
+    pub version: String,
+    /// Input name → value, as the model used them.
+    pub inputs: BTreeMap<String, serde_json::Value>,
+}
+
+/// A part of the request accepted but not normalized: kept only in the
+/// stored raw payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    pub source: Source,
+    /// Why it was not read (`not a property of teleconferenceDeviceAudioQuality`).
+    pub reason: String,
+}
+
+/// A client shape outside the vendor's documentation that callq accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tolerated {
+    /// A stable name for the shape (`untyped-screen-sharing-item`).
+    pub shape: String,
+    pub source: Source,
+    /// Who sends it and how callq reads it.
+    pub description: String,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    provenance: Vec<Provenance>,
+    ignored: Vec<Ignored>,
+    tolerated: Vec<Tolerated>,
+}
+
+/// The recorder: off on the real path, on for an explain call.
+#[derive(Debug, Default)]
+pub struct Trace {
+    rows: Option<RefCell<Rows>>,
+}
+
+impl Trace {
+    /// A trace that records nothing (the real ingest path).
+    pub const fn off() -> Trace {
+        Trace { rows: None }
+    }
+
+    /// A trace that records.
+    pub fn on() -> Trace {
+        Trace {
+            rows: Some(RefCell::default()),
+        }
+    }
+
+    /// True when recording; a decoder checks it before work done only for
+    /// the trace (listing unknown properties).
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.rows.is_some()
+    }
+
+    /// Records the row `row` makes, if recording.
+    #[inline]
+    pub fn field(&self, row: impl FnOnce() -> Provenance) {
+        if let Some(rows) = &self.rows {
+            rows.borrow_mut().provenance.push(row());
+        }
+    }
+
+    /// Records an ignored part, if recording.
+    #[inline]
+    pub fn ignored(&self, row: impl FnOnce() -> Ignored) {
+        if let Some(rows) = &self.rows {
+            rows.borrow_mut().ignored.push(row());
+        }
+    }
+
+    /// Records a tolerated shape, if recording.
+    #[inline]
+    pub fn tolerated(&self, row: impl FnOnce() -> Tolerated) {
+        if let Some(rows) = &self.rows {
+            rows.borrow_mut().tolerated.push(row());
+        }
+    }
+
+    /// The rows recorded (empty when off).
+    pub fn into_rows(self) -> (Vec<Provenance>, Vec<Ignored>, Vec<Tolerated>) {
+        let rows = self.rows.map(RefCell::into_inner).unwrap_or_default();
+        (rows.provenance, rows.ignored, rows.tolerated)
+    }
+}
