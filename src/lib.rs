@@ -14,6 +14,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod explain;
+pub mod explain_file;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
