@@ -146,7 +146,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<HttpMessage, ParseError> {
     let (number, request_line) = loop {
         match lines.next_line(limits)? {
             None => return Err(ParseError::File("the file holds no request line".into())),
-            Some((_, line)) if line.is_empty() => continue,
+            Some((_, "")) => continue,
             Some(found) => break found,
         }
     };
