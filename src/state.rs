@@ -43,6 +43,16 @@ pub struct AppState {
     pub explainer: Explainer,
 }
 
+/// What the style routers (`protocols::router`) run on: where to submit and
+/// whose credentials to check, nothing else. The server's comes from
+/// [`AppState::styles`]; explain runs the same routers on one whose ingest
+/// captures instead of submitting (`crate::explain`).
+#[derive(Clone, FromRef)]
+pub struct StyleState {
+    pub ingest: Ingest,
+    pub credentials: Arc<Credentials>,
+}
+
 /// The read API's pool, with a statement timeout (see `store::ReadOptions`):
 /// reads cannot take the writer's connections. A type of its own so that a
 /// read handler cannot be handed the writer's store by mistake.
@@ -50,6 +60,14 @@ pub struct AppState {
 pub struct Reads(pub Store);
 
 impl AppState {
+    /// The part the style routers run on.
+    pub fn styles(&self) -> StyleState {
+        StyleState {
+            ingest: self.ingest.clone(),
+            credentials: self.credentials.clone(),
+        }
+    }
+
     /// Opens the writer's store and applies migrations (a database that is
     /// still starting gets ten seconds), opens the read pool and starts the
     /// writer.

@@ -7,20 +7,40 @@
 //! another tenant's), else 403.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::auth::OpsTenant;
 use super::error::ApiError;
 use crate::explain::{self, ExplainError, ExplainRequest, Explainer, Explanation};
+use crate::http::{BodyError, BodyLimit, read_body};
+
+/// Room for the JSON around an explained body: its method, path and headers.
+const ENVELOPE_BYTES: usize = 64 * 1024;
 
 /// `POST /api/v1/explain`.
 pub async fn explain(
     tenant: OpsTenant,
     State(explainer): State<Explainer>,
-    request: Result<Json<ExplainRequest>, JsonRejection>,
+    BodyLimit(limit): BodyLimit,
+    body: Body,
 ) -> Result<Json<Explanation>, ApiError> {
-    let Json(request) = request.map_err(|e| ApiError::bad("body", e.body_text()))?;
+    // The explained body may be as large as the ingest limit allows, and in
+    // base64 a third larger; the envelope adds a little.
+    let allowed = limit
+        .saturating_add(limit / 3)
+        .saturating_add(ENVELOPE_BYTES);
+    let bytes = read_body(body, allowed).await.map_err(|e| match e {
+        BodyError::TooLarge { limit } => ApiError::bad(
+            "body",
+            format!("the explain request is larger than {limit} bytes"),
+        ),
+        BodyError::Unreadable(why) => ApiError::bad("body", why),
+    })?;
+    let request: ExplainRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad("body", format!("not an explain request: {e}")))?;
     explain::explain(&explainer, Some(&tenant.0), request)
         .await
         .map(Json)
@@ -28,4 +48,14 @@ pub async fn explain(
             ExplainError::Invalid { field, message } => ApiError::bad(field, message),
             ExplainError::OtherTenant => ApiError::Forbidden(e.to_string()),
         })
+}
+
+/// Any method but POST.
+pub async fn post_only() -> Response {
+    let mut response = ApiError::MethodNotAllowed.into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    debug_assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    response
 }

@@ -49,7 +49,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/explain",
-            post(explain::explain).fallback(method_not_allowed),
+            post(explain::explain).fallback(explain::post_only),
         )
         .route(
             "/openapi.json",

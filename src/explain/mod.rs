@@ -13,16 +13,33 @@
 //! The JSON shape of `POST /api/v1/explain` is [`ExplainRequest`] in and
 //! [`Explanation`] out (docs/explain.md).
 
+mod computed;
 mod trace;
 
-pub use trace::{ComputedBy, Ignored, Provenance, Source, SourceKind, Tolerated, Trace};
+pub use trace::{
+    ComputedBy, Ignored, Provenance, Source, SourceKind, Tolerated, Trace, number_text,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Credentials;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use base64::Engine;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::auth::{Credentials, basic_credentials, bearer_token};
+use crate::http::{ClientRequestId, REQUEST_ID};
+use crate::ingest::{Captured, Ingest};
+use crate::state::StyleState;
+use crate::style::Style;
 
 /// A request as a client would send it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +69,9 @@ pub enum ExplainBody {
 /// What callq made of an [`ExplainRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
-    /// The style owning the path (`ucwa`, `graph`, `plivo`), `null` when no
-    /// style does (the answer is then the server's plain 404).
+    /// The style owning the path (`ucwa`, `graph`, `plivo`). Always set by
+    /// [`explain`], which refuses paths no style owns; optional so that the
+    /// shape can grow.
     pub style: Option<String>,
     /// The operation matched (`publishCallQualityFeedback`,
     /// `reportMediaDiagnostics`, `audioVideoSession`,
@@ -111,23 +129,43 @@ pub enum ExplainError {
 }
 
 /// The dry-run style routers explain calls run on: the server's own
-/// (`protocols::router`) with an ingest that captures instead of
-/// submitting. Built once at start-up; cheap to clone.
+/// (`protocols::router`) on a [`StyleState`] whose ingest captures instead
+/// of submitting, behind the same body layers the server puts in front of
+/// them. Built once at start-up; cheap to clone.
 #[derive(Clone)]
 pub struct Explainer {
+    router: Router,
     credentials: Arc<Credentials>,
-    body_limit: usize,
 }
 
 impl Explainer {
     /// Explains with `credentials` (the server's, or for an offline
     /// explain those of a configuration file) and the server's body limit.
     pub fn new(credentials: Arc<Credentials>, body_limit: usize) -> Explainer {
+        let styles = StyleState {
+            ingest: Ingest::dry_run(),
+            credentials: credentials.clone(),
+        };
+        let router = crate::protocols::router()
+            .route_layer(middleware::from_fn(answer_with_matched_path))
+            .with_state(styles);
+        let router = crate::http::with_body_layers(router, body_limit);
         Explainer {
+            router,
             credentials,
-            body_limit,
         }
     }
+}
+
+/// The route template that served a request, carried on its answer so that
+/// explain can name the operation.
+async fn answer_with_matched_path(request: Request, next: Next) -> Response {
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
+    response
 }
 
 /// Runs `request` through the real style code and says what it would have
@@ -140,9 +178,191 @@ pub async fn explain(
     tenant: Option<&str>,
     request: ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
-    let _ = (explainer, tenant, request);
-    Err(ExplainError::Invalid {
-        field: "request",
-        message: "explain is not implemented yet".into(),
-    })
+    let request = build(request)?;
+    let Some(style) = Style::of_path(request.uri().path()) else {
+        return Err(ExplainError::Invalid {
+            field: "path",
+            message: format!(
+                "no wire style owns this path (ingest paths start with {})",
+                Style::ALL
+                    .iter()
+                    .flat_map(|s| s.prefixes())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    };
+    if let Some(tenant) = tenant
+        && let Some(owner) = credential_tenant(&explainer.credentials, style, request.headers())
+        && *owner != *tenant
+    {
+        return Err(ExplainError::OtherTenant);
+    }
+    let (answer, captured) =
+        crate::ingest::capture(explainer.router.clone().oneshot(request)).await;
+    let Ok(answer) = answer;
+    let matched = answer.extensions().get::<MatchedPath>().cloned();
+    let response = read_response(answer).await;
+    let captured = captured.filter(|_| (200..300).contains(&response.status));
+    let operation = operation(
+        style,
+        matched.as_ref().map(MatchedPath::as_str),
+        captured.is_some(),
+    );
+    let mut explanation = Explanation {
+        style: Some(style.name().to_owned()),
+        operation: operation.map(str::to_owned),
+        would_store: captured.is_some(),
+        response,
+        report: None,
+        streams: Vec::new(),
+        provenance: Vec::new(),
+        ignored: Vec::new(),
+        tolerated: Vec::new(),
+    };
+    if let Some(Captured { report, trace }) = captured {
+        computed::record(&report, &trace);
+        let (provenance, ignored, tolerated) = trace.into_rows();
+        explanation.provenance = provenance;
+        explanation.ignored = ignored;
+        explanation.tolerated = tolerated;
+        explanation.streams = report
+            .streams
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap_or_default())
+            .collect();
+        let mut json = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(object) = json.as_object_mut() {
+            object.remove("streams");
+        }
+        explanation.report = Some(json);
+    }
+    Ok(explanation)
+}
+
+/// The HTTP request `request` describes, marked as the server's outer
+/// layers mark a real one (request id, client-sent request id).
+fn build(request: ExplainRequest) -> Result<Request, ExplainError> {
+    let invalid = |field, message: String| ExplainError::Invalid { field, message };
+    let method = Method::from_bytes(request.method.trim().as_bytes()).map_err(|_| {
+        invalid(
+            "method",
+            format!("{:?} is not an HTTP method", request.method),
+        )
+    })?;
+    let uri: Uri = request
+        .path
+        .trim()
+        .parse()
+        .map_err(|_| invalid("path", "not a path or URL".into()))?;
+    let target = uri
+        .path_and_query()
+        .filter(|pq| pq.as_str().starts_with('/'))
+        .ok_or_else(|| {
+            invalid(
+                "path",
+                "expected a path starting with / or an absolute URL".into(),
+            )
+        })?;
+    let uri = Uri::from_maybe_shared(target.as_str().to_owned())
+        .map_err(|_| invalid("path", "not a path".into()))?;
+    let body = match request.body {
+        None => Vec::new(),
+        Some(ExplainBody::Text(text)) => text.into_bytes(),
+        Some(ExplainBody::Base64(encoded)) => base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| invalid("body", format!("not base64: {e}")))?,
+    };
+    let mut built = Request::new(Body::from(body));
+    *built.method_mut() = method;
+    *built.uri_mut() = uri;
+    for (name, value) in &request.headers {
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| invalid("headers", format!("{name:?} is not a header name")))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| invalid("headers", format!("the value of {name} is not header text")))?;
+        built.headers_mut().append(name, value);
+    }
+    let client_request_id = built
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if client_request_id.is_none() {
+        let generated = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = HeaderValue::from_str(&generated) {
+            built.headers_mut().insert(REQUEST_ID, value);
+        }
+    }
+    built
+        .extensions_mut()
+        .insert(ClientRequestId(client_request_id));
+    Ok(built)
+}
+
+/// The tenant whose credential the request presents for `style`, when it
+/// presents a known one (else the route's own 401 is the answer).
+fn credential_tenant(
+    credentials: &Credentials,
+    style: Style,
+    headers: &axum::http::HeaderMap,
+) -> Option<Arc<str>> {
+    let principal = match style {
+        Style::Ucwa => credentials.ucwa(bearer_token(headers)?),
+        Style::Graph => credentials.graph(bearer_token(headers)?),
+        Style::Plivo => {
+            let (id, token) = basic_credentials(headers)?;
+            credentials.plivo(&id, &token)
+        }
+    }?;
+    Some(principal.tenant)
+}
+
+/// The operation a route template serves.
+fn operation(style: Style, matched: Option<&str>, reached_ingest: bool) -> Option<&'static str> {
+    let matched = matched?;
+    let known = [
+        ("/publishCallQualityFeedback", "publishCallQualityFeedback"),
+        ("/reportMediaDiagnostics", "reportMediaDiagnostics"),
+        ("/audioVideoSession", "audioVideoSession"),
+        (
+            "/logTeleconferenceDeviceQuality",
+            "logTeleconferenceDeviceQuality",
+        ),
+        ("/Feedback/", "feedback"),
+        ("/Feedback", "feedback"),
+    ];
+    if let Some((_, name)) = known.iter().find(|(end, _)| matched.ends_with(end)) {
+        return Some(name);
+    }
+    // Graph's other spellings of its action are served by its catch-all.
+    (style == Style::Graph && reached_ingest).then_some("logTeleconferenceDeviceQuality")
+}
+
+/// The whole answer, its body as text when it is UTF-8.
+async fn read_response(answer: Response) -> ExplainedResponse {
+    let (parts, body) = answer.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.as_str().to_owned(),
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        })
+        .collect();
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => ExplainBody::Text(text),
+        Err(_) => ExplainBody::Base64(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+    };
+    ExplainedResponse {
+        status: parts.status.as_u16(),
+        headers,
+        body,
+    }
 }

@@ -112,11 +112,43 @@ impl Trace {
         self.rows.is_some()
     }
 
-    /// Records the row `row` makes, if recording.
+    /// Records the row `row` makes, if recording. A field recorded again
+    /// (a value sent twice, the last one kept) replaces its earlier row.
     #[inline]
     pub fn field(&self, row: impl FnOnce() -> Provenance) {
         if let Some(rows) = &self.rows {
-            rows.borrow_mut().provenance.push(row());
+            let row = row();
+            let provenance = &mut rows.borrow_mut().provenance;
+            match provenance.iter_mut().find(|r| r.field == row.field) {
+                Some(earlier) => *earlier = row,
+                None => provenance.push(row),
+            }
+        }
+    }
+
+    /// An empty trace recording if this one does: for a part whose rows
+    /// count only if it succeeds ([`Trace::absorb`]).
+    pub fn child(&self) -> Trace {
+        if self.enabled() {
+            Trace::on()
+        } else {
+            Trace::off()
+        }
+    }
+
+    /// Takes over the rows of `child`.
+    pub fn absorb(&self, child: Trace) {
+        if let (Some(rows), Some(child)) = (&self.rows, child.rows) {
+            let child = child.into_inner();
+            let mut rows = rows.borrow_mut();
+            for row in child.provenance {
+                match rows.provenance.iter_mut().find(|r| r.field == row.field) {
+                    Some(earlier) => *earlier = row,
+                    None => rows.provenance.push(row),
+                }
+            }
+            rows.ignored.extend(child.ignored);
+            rows.tolerated.extend(child.tolerated);
         }
     }
 
@@ -140,5 +172,18 @@ impl Trace {
     pub fn into_rows(self) -> (Vec<Provenance>, Vec<Ignored>, Vec<Tolerated>) {
         let rows = self.rows.map(RefCell::into_inner).unwrap_or_default();
         (rows.provenance, rows.ignored, rows.tolerated)
+    }
+}
+
+/// A number as a provenance row shows it: at most nine decimals, without
+/// the binary noise of a conversion (`0.07 × 100` shows as `7`, not
+/// `7.000000000000001`); the stored value is in `streams`.
+pub fn number_text(value: f64) -> String {
+    let text = format!("{value:.9}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
     }
 }

@@ -45,7 +45,7 @@ pub use read::query;
 pub use write::Committed;
 pub use write::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 pub use write::writer::{
-    RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
+    RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats, check_key,
 };
 
 use std::time::Duration;

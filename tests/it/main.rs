@@ -12,6 +12,7 @@ mod dashboard;
 mod dashboard_explain;
 mod end_to_end;
 mod exactly_once;
+mod explain;
 mod explain_cli;
 mod first_start;
 mod graph;
