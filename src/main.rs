@@ -190,29 +190,37 @@ async fn explain(
     tenant: Option<&str>,
     json: bool,
 ) -> ExitCode {
-    match callq::explain_file::explain_file(file, settings, tenant).await {
-        Ok((prepared, explanation)) => {
-            if json {
-                for note in &prepared.notes {
-                    eprintln!("callq: reading {}, {note}", file.display());
-                }
-                match serde_json::to_string_pretty(&explanation) {
-                    Ok(text) => println!("{text}"),
-                    Err(e) => {
-                        eprintln!("callq: cannot write the explanation: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!(
-                    "{}",
-                    callq::explain_file::render(&prepared, &explanation, tenant)
-                );
+    let (prepared, explanation) =
+        match callq::explain_file::explain_file(file, settings, tenant).await {
+            Ok(explained) => explained,
+            Err(e) => {
+                eprintln!("callq: cannot explain {e}");
+                return ExitCode::FAILURE;
             }
-            ExitCode::SUCCESS
+        };
+    let shown = if json {
+        for note in &prepared.notes {
+            eprintln!("callq: reading {}, {note}", file.display());
         }
+        match serde_json::to_string_pretty(&explanation) {
+            Ok(text) => text + "\n",
+            Err(e) => {
+                eprintln!("callq: cannot write the explanation: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        callq::explain_file::render(&prepared, &explanation, tenant)
+    };
+    // Written, not printed: a reader that stops early (`| head`) is no
+    // reason to panic.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("callq: cannot explain {e}");
+            eprintln!("callq: cannot write the explanation: {e}");
             ExitCode::FAILURE
         }
     }

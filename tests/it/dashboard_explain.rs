@@ -3,7 +3,7 @@
 //! with the tenant's real credentials in place of the documentation's
 //! placeholders) shows its provenance rows and the would-be response, the
 //! parts form does the same, refusals and unreadable input are shown, and
-//! nothing is stored.
+//! nothing is stored. Writes docs/dashboard-explain.png.
 
 use serde_json::{Value, json};
 
@@ -134,6 +134,14 @@ async fn a_pasted_seed_request_is_explained_field_by_field_and_nothing_is_stored
         shown["call_id"][0], "b38149eb-b8fe-45d5-85b2-78ee4424788f",
         "{shown:?}"
     );
+    let tolerated = browser
+        .text(&browser.wait_for("#explain-tolerated").await)
+        .await;
+    assert!(tolerated.contains("rating-as-string"), "{tolerated}");
+    // docs/dashboard.md's screenshot of the view.
+    let png = browser.screenshot_full_page().await;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::write(docs.join("dashboard-explain.png"), png).unwrap();
 
     // The UCWA XML diagnostics example: XML paths, and the documentation's
     // `Post` read as POST (said under Tolerated).
