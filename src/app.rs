@@ -117,29 +117,71 @@ async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Readiness of both databases, asked at once (2 s each).
+///
+/// The status code follows the primary only: ingestion, what a load
+/// balancer routes on this answer, needs the primary alone. So a primary
+/// that does not answer is 503 (`unavailable`); a read database (the read
+/// replica, or the read pool on the primary) that does not answer is
+/// still 200, with `status: degraded` and `read_database.status: failing`,
+/// while the read API answers its own 503s. Alert on `degraded`; do not
+/// take a replica out of the ingest rotation for it.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Json(serde_json::json!({
-            "status": "ready",
-            "database": state.store.backend(),
-            "queue_depth": state.writer.queue_depth(),
-        }))
-        .into_response(),
+    let bound = Duration::from_secs(2);
+    let (primary, read) = tokio::join!(
+        tokio::time::timeout(bound, state.store.ping()),
+        tokio::time::timeout(bound, state.reads.0.ping_read()),
+    );
+    let primary_ok = match primary {
+        Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            not_ready()
+            tracing::warn!(error = %e, "readiness: the primary database is failing");
+            false
         }
-        Err(_) => not_ready(),
+        Err(_) => {
+            tracing::warn!("readiness: the primary database did not answer in 2 s");
+            false
+        }
+    };
+    let mut read_database = serde_json::json!({
+        "separate": state.settings.read_database_url.is_some(),
+    });
+    let read_ok = match read {
+        Ok(Ok(in_recovery)) => {
+            if let Some(in_recovery) = in_recovery {
+                read_database["in_recovery"] = in_recovery.into();
+            }
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the read database is failing");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the read database did not answer in 2 s");
+            false
+        }
+    };
+    let health = |ok: bool| if ok { "ok" } else { "failing" };
+    read_database["status"] = health(read_ok).into();
+    let mut body = serde_json::json!({
+        "database": state.store.backend(),
+        "primary": { "status": health(primary_ok) },
+        "read_database": read_database,
+    });
+    if !primary_ok {
+        body["status"] = "unavailable".into();
+        body["reason"] = "database not answering".into();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(body),
+        )
+            .into_response();
     }
-}
-
-fn not_ready() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(axum::http::header::RETRY_AFTER, "5")],
-        Json(serde_json::json!({ "status": "unavailable", "reason": "database not answering" })),
-    )
-        .into_response()
+    body["status"] = if read_ok { "ready" } else { "degraded" }.into();
+    body["queue_depth"] = state.writer.queue_depth().into();
+    Json(body).into_response()
 }
 
 async fn metrics() -> impl IntoResponse {
@@ -256,6 +298,9 @@ impl Server {
             None => (None, None),
         };
         tracing::info!(%addr, database = state.store.backend(), "callq listening");
+        if let Some(url) = &settings.read_database_url {
+            tracing::info!(read_database = %crate::store::redact_url(url), "the read API reads from a replica");
+        }
         Ok(Server {
             addr,
             metrics_addr,

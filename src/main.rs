@@ -99,10 +99,15 @@ async fn run(cli: Cli) -> ExitCode {
     match command {
         Command::CheckConfig => {
             println!(
-                "configuration OK: {} tenant(s), listen {}, database {}{}",
+                "configuration OK: {} tenant(s), listen {}, database {}{}{}",
                 settings.tenants.len(),
                 settings.listen,
                 redact_url(settings.database_url()),
+                settings
+                    .read_database_url
+                    .as_deref()
+                    .map(|url| format!(", read database {}", redact_url(url)))
+                    .unwrap_or_default(),
                 loaded
                     .path
                     .map(|p| format!(", file {}", p.display()))

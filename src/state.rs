@@ -69,8 +69,9 @@ impl AppState {
     }
 
     /// Opens the writer's store and applies migrations (a database that is
-    /// still starting gets ten seconds), opens the read pool and starts the
-    /// writer.
+    /// still starting gets ten seconds), opens the read pool (on
+    /// `read_database_url` when one is set: a streaming replica, which the
+    /// migrations reach through replication) and starts the writer.
     pub async fn open(settings: &Settings) -> Result<AppState, StoreError> {
         let store = Store::open_bounded(
             settings.database_url(),
@@ -84,7 +85,7 @@ impl AppState {
         )?;
         migrate_with_retry(&store).await?;
         let reads = Store::open_read(
-            settings.database_url(),
+            settings.read_database_url(),
             &ReadOptions {
                 max_connections: settings.database_read_max_connections,
                 acquire_timeout: Duration::from_secs(3),

@@ -528,8 +528,8 @@ pub fn service_operations() -> Vec<(String, &'static str, Value)> {
         get(
             "/readyz",
             "get_readyz",
-            "Readiness: the database answers",
-            json!({"200": status("Ready: status, database, queue_depth"), "503": status("The database is not answering")}),
+            "Readiness: the primary database answers (the read database is reported, not required)",
+            json!({"200": status("`ready`, or `degraded` when only the read database fails: status, database, queue_depth, primary, read_database"), "503": status("The primary database is not answering")}),
         ),
         get(
             "/metrics",

@@ -10,13 +10,13 @@
 //! parsing.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use super::strict_query;
 use crate::model::{Kind, Protocol};
-use crate::store::query::{self, Cursor, ReportFilter, StatsQuery};
+use crate::store::query::{Cursor, ReportFilter, StatsQuery};
 
 /// Rows per JSON page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -146,58 +146,9 @@ pub enum Format {
     Csv,
 }
 
-/// How statistics are split into groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupBy {
-    Protocol,
-    Kind,
-    /// One group per issue name (a report with two issues counts in both;
-    /// reports without issues form the group with a `null` key).
-    Issue,
-    /// `device_name` (`null` key: no device named).
-    Device,
-    /// UTC hour, key `YYYY-MM-DDTHH:00:00Z`.
-    Hour,
-    /// UTC day, key `YYYY-MM-DD`.
-    Day,
-    /// UCWA `errorCode` (`null` key: reports without one).
-    ErrorCode,
-    /// UCWA `errorSubcode` (`null` key: reports without one).
-    ErrorSubcode,
-}
-
-// Both directions are exhaustive matches: a grouping added to the store
-// without its API name (or the reverse) does not compile.
-impl From<GroupBy> for query::GroupBy {
-    fn from(g: GroupBy) -> Self {
-        match g {
-            GroupBy::Protocol => query::GroupBy::Protocol,
-            GroupBy::Kind => query::GroupBy::Kind,
-            GroupBy::Issue => query::GroupBy::Issue,
-            GroupBy::Device => query::GroupBy::Device,
-            GroupBy::Hour => query::GroupBy::Hour,
-            GroupBy::Day => query::GroupBy::Day,
-            GroupBy::ErrorCode => query::GroupBy::ErrorCode,
-            GroupBy::ErrorSubcode => query::GroupBy::ErrorSubcode,
-        }
-    }
-}
-
-impl From<query::GroupBy> for GroupBy {
-    fn from(g: query::GroupBy) -> Self {
-        match g {
-            query::GroupBy::Protocol => GroupBy::Protocol,
-            query::GroupBy::Kind => GroupBy::Kind,
-            query::GroupBy::Issue => GroupBy::Issue,
-            query::GroupBy::Device => GroupBy::Device,
-            query::GroupBy::Hour => GroupBy::Hour,
-            query::GroupBy::Day => GroupBy::Day,
-            query::GroupBy::ErrorCode => GroupBy::ErrorCode,
-            query::GroupBy::ErrorSubcode => GroupBy::ErrorSubcode,
-        }
-    }
-}
+/// How statistics are split into groups: the store's own type, which
+/// deserializes from the names the document enumerates.
+pub use crate::store::query::GroupBy;
 
 /// The query parameters of `GET /api/v1/reports`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -360,7 +311,7 @@ pub fn stats_query(uri: &axum::http::Uri) -> Result<StatsQuery, ApiError> {
     time_range(p.since, p.until, &mut filter)?;
     Ok(StatsQuery {
         filter,
-        group_by: p.group_by.map(Into::into),
+        group_by: p.group_by,
     })
 }
 
@@ -465,7 +416,7 @@ mod tests {
 
     #[test]
     fn every_grouping_parses_by_its_store_name() {
-        for g in query::GroupBy::ALL {
+        for g in GroupBy::ALL {
             let q = stats_query(
                 &format!("/api/v1/stats?group_by={}", g.as_str())
                     .parse()
@@ -474,7 +425,7 @@ mod tests {
             .unwrap();
             assert_eq!(q.group_by, Some(*g));
             assert_eq!(
-                serde_json::to_value(GroupBy::from(*g)).unwrap(),
+                serde_json::to_value(g).unwrap(),
                 g.as_str(),
                 "the answer's group_by is the same name"
             );

@@ -50,7 +50,7 @@ pub async fn stats(
     Ok(Json(StatsAnswer {
         since: query.filter.since,
         until: query.filter.until,
-        group_by: query.group_by.map(Into::into),
+        group_by: query.group_by,
         groups,
     }))
 }

@@ -162,6 +162,7 @@ mod tests {
             "shutdown_deadline_secs",
             "database_read_max_connections",
             "read_statement_timeout_secs",
+            "read_database_url",
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
         }

@@ -74,6 +74,13 @@ pub struct Settings {
     /// `statement_timeout`; SQLite: interrupted by a progress handler) and
     /// the read answered 503.
     pub read_statement_timeout_secs: u64,
+    // --- Read replica (issue 13 item 6; see docs/scaling.md). ---
+    /// `postgres://…` of a streaming replica (a hot standby of
+    /// `database_url`'s server) that the ops read API and the dashboard
+    /// read from; ingestion always writes to `database_url`. Unset: the
+    /// read pool uses `database_url` too. Reads from a replica may lag
+    /// the primary (no read-your-writes).
+    pub read_database_url: Option<String>,
 }
 
 /// Every setting as it serializes, but `database_url` through
@@ -87,8 +94,13 @@ impl std::fmt::Debug for Settings {
             _ => serde_json::Map::new(),
         };
         fields.remove("tenants");
-        if let Some(url) = &self.database_url {
-            fields.insert("database_url".into(), crate::store::redact_url(url).into());
+        for (name, url) in [
+            ("database_url", &self.database_url),
+            ("read_database_url", &self.read_database_url),
+        ] {
+            if let Some(url) = url {
+                fields.insert(name.into(), crate::store::redact_url(url).into());
+            }
         }
         let mut out = f.debug_struct("Settings");
         for (name, value) in &fields {
@@ -130,6 +142,7 @@ impl Default for Settings {
             shutdown_deadline_secs: 30,
             database_read_max_connections: 4,
             read_statement_timeout_secs: 10,
+            read_database_url: None,
         }
     }
 }
@@ -138,6 +151,14 @@ impl Settings {
     /// The database URL in force: the configured one or the embedded default.
     pub fn database_url(&self) -> &str {
         self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+
+    /// The database the read API reads from: `read_database_url`, else the
+    /// one in force for writing.
+    pub fn read_database_url(&self) -> &str {
+        self.read_database_url
+            .as_deref()
+            .unwrap_or_else(|| self.database_url())
     }
 }
 
@@ -152,6 +173,7 @@ mod tests {
             database_url: Some(
                 "postgres://callq:hunter2-url@db/callq?sslpassword=hunter2-query".into(),
             ),
+            read_database_url: Some("postgres://reader:hunter2-read@standby/callq".into()),
             tenants: vec![Tenant {
                 id: "a".into(),
                 ucwa: vec![],
@@ -167,6 +189,7 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("callq:***@db"), "{printed}");
+        assert!(printed.contains("reader:***@standby"), "{printed}");
         assert!(printed.contains("Secret(***)"), "{printed}");
         assert!(printed.contains("queue_capacity: 8192"), "{printed}");
         assert!(!printed.contains(&s.tenants[0].plivo[0].auth_token.to_config_string()));

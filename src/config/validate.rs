@@ -45,6 +45,7 @@ pub fn validate(s: &Settings) -> Result<(), ConfigProblem> {
     validate_limits(s)?;
     validate_connections(s)?;
     validate_database_url(s)?;
+    validate_read_database_url(s)?;
     validate_tenants(s)
 }
 
@@ -122,6 +123,35 @@ fn validate_database_url(s: &Settings) -> Result<(), ConfigProblem> {
                 "{:?} is neither postgres://… nor sqlite:…",
                 crate::store::redact_url(url)
             ),
+        ));
+    }
+    Ok(())
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A read replica is a PostgreSQL standby of a PostgreSQL primary: SQLite
+/// has no replicas, and a read pool on another backend than the writer's
+/// would read another database altogether.
+fn validate_read_database_url(s: &Settings) -> Result<(), ConfigProblem> {
+    let Some(url) = &s.read_database_url else {
+        return Ok(());
+    };
+    if !is_postgres(url) {
+        return Err(ConfigProblem::new(
+            "read_database_url",
+            format!(
+                "{:?} is not postgres://…: only a PostgreSQL streaming replica can serve reads",
+                crate::store::redact_url(url)
+            ),
+        ));
+    }
+    if !is_postgres(s.database_url()) {
+        return Err(ConfigProblem::new(
+            "read_database_url",
+            "needs `database_url` on PostgreSQL (the replica's primary); SQLite has no replicas",
         ));
     }
     Ok(())
@@ -243,6 +273,14 @@ mod tests {
             ("database_url", |s| {
                 s.database_url = Some("mysql://db/x".into())
             }),
+            ("read_database_url", |s| {
+                s.database_url = Some("postgres://db/x".into());
+                s.read_database_url = Some("sqlite:replica.db".into());
+            }),
+            // The default database is the embedded SQLite file.
+            ("read_database_url", |s| {
+                s.read_database_url = Some("postgres://standby/x".into())
+            }),
         ];
         for (key, break_it) in cases {
             let mut s = Settings::default();
@@ -251,6 +289,16 @@ mod tests {
             assert_eq!(e.key, *key, "{e}");
             assert!(e.within.is_empty(), "{e}");
         }
+    }
+
+    #[test]
+    fn a_postgres_read_replica_of_a_postgres_primary_is_accepted() {
+        let s = Settings {
+            database_url: Some("postgres://primary/callq".into()),
+            read_database_url: Some("postgresql://standby/callq?sslmode=require".into()),
+            ..Settings::default()
+        };
+        assert_eq!(validate(&s), Ok(()));
     }
 
     #[test]

@@ -627,7 +627,7 @@ fn greatest(values: &[Option<f64>]) -> Option<f64> {
 }
 
 /// What the stats endpoint should say about `reports`, computed here from
-/// the definitions in README.md ("Ops read API").
+/// the definitions in docs/api.md (`GET /api/v1/stats`).
 fn expected_group(reports: &[&Report]) -> Value {
     let ratings: Vec<f64> = reports.iter().filter_map(|r| r.rating).collect();
     let n = ratings.len() as f64;

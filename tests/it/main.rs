@@ -22,6 +22,8 @@ mod openapi;
 mod plivo;
 mod quality;
 mod read_isolation;
+mod read_replica;
+mod replicas;
 mod shutdown;
 mod store;
 mod store_schema;

@@ -1036,7 +1036,7 @@ async fn an_ms_qoe_document_in_feedback_becomes_a_stored_stream_in_json_and_xml(
         );
         assert_eq!(report.streams.len(), 1, "{content_type}");
         let s = &report.streams[0];
-        // ms-qoe.md §8 "Expected extraction", in model units.
+        // docs/reference/ms-qoe.md §8 "Expected extraction", in model units.
         assert_eq!(s.modality, Some(callq::model::Modality::Audio));
         assert_eq!(s.label.as_deref(), Some("main-audio"));
         assert_eq!(s.avg_inbound_jitter_ms, Some(4.0));

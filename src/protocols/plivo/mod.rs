@@ -1,7 +1,7 @@
 //! The Plivo wire style: call-quality feedback as Plivo's call-insights API
 //! takes it (`POST /v1/Call/{call_uuid}/Feedback/`, HTTP Basic, JSON), with
 //! Plivo's statuses and error texts, tolerant of what each Plivo SDK really
-//! sends. See README.md, "Plivo style", for the choices made where Plivo is silent.
+//! sends. See docs/plivo.md for the choices made where Plivo is silent.
 //!
 //! Laid out as every style is (see `protocols`): `handler` (the feedback
 //! endpoint, its 201, the 404/405 answers), `auth` (HTTP Basic), `request`

@@ -10,7 +10,7 @@
 //! XML, plain text, base64, truncated or malicious documents). The raw string is
 //! stored by the caller either way.
 //!
-//! Leniency follows `reference/ms-qoe.md` §7: elements are matched by local name
+//! Leniency follows `docs/reference/ms-qoe.md` §7: elements are matched by local name
 //! in the `ms-rtcp-metrics` namespaces (any `ms-rtcp-metrics.vN`) or in none at
 //! all, elements from foreign namespaces are ignored with everything below them,
 //! order is not relied upon, every metric is optional, and a value that does not
@@ -841,7 +841,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The example document of `reference/ms-qoe.md` §8: a five-minute
+    /// The example document of `docs/reference/ms-qoe.md` §8: a five-minute
     /// wideband audio call reported by the caller.
     const SAMPLE: &str = include_str!("../../../tests/data/ms-qoe-sample.xml");
 

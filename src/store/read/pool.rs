@@ -97,6 +97,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Asks the read pool's database whether it answers, and on PostgreSQL
+    /// whether it is a standby replaying a primary's WAL
+    /// (`pg_is_in_recovery()`: `Some(true)` for a streaming replica); SQLite
+    /// says `None`. For `/readyz`.
+    pub async fn ping_read(&self) -> Result<Option<bool>, StoreError> {
+        match self {
+            Store::Postgres(pool) => Ok(Some(
+                sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await?,
+            )),
+            Store::Sqlite(_) => self.ping().await.map(|()| None),
+        }
+    }
+}
+
 /// Interrupts whatever `conn` runs once `timeout` from now has passed.
 async fn arm_deadline(
     conn: &mut sqlx::SqliteConnection,

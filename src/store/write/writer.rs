@@ -2,7 +2,7 @@
 //!
 //! Handlers [`Writer::submit`] a report and await its commit. A single task
 //! takes whatever is queued as soon as a flush slot is free (no fixed linger:
-//! DESIGN.md measured a fixed wait to be slower than plain inserts), and at
+//! docs/benchmarks.md: a fixed wait measured slower than plain inserts), and at
 //! most `flushes_in_flight` transactions run at once. Under load batches grow
 //! by themselves; when idle a lone report is written at once.
 //!

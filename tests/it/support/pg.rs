@@ -253,6 +253,72 @@ impl PgCluster {
             .expect("spawn the cluster watchdog");
     }
 
+    /// A hot standby of this cluster on its own port, streaming from it:
+    /// replication from loopback allowed in this cluster's `pg_hba.conf`
+    /// (and reloaded), then `pg_basebackup -R` (which writes
+    /// `standby.signal` and `primary_conninfo`) into a new directory, then
+    /// started. Stopped and deleted at exit like any cluster here.
+    pub fn start_standby(&self) -> PgCluster {
+        let hba = self.data_dir.join("pg_hba.conf");
+        let mut text = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        text.push_str("\nhost replication all 127.0.0.1/32 trust\n");
+        std::fs::write(&hba, text).expect("write pg_hba.conf");
+        run(
+            self.command(&self.bin("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data_dir)
+                .arg("reload"),
+            "pg_ctl reload",
+        );
+        let standby = PgCluster {
+            port: free_port(),
+            data_dir: self.data_dir.with_file_name(format!(
+                "{}-standby",
+                self.data_dir.file_name().unwrap().to_string_lossy()
+            )),
+            bin_dir: self.bin_dir.clone(),
+            as_postgres: self.as_postgres,
+        };
+        let _ = std::fs::remove_dir_all(&standby.data_dir);
+        run(
+            standby
+                .command(&self.client_tool("pg_basebackup"))
+                .arg("-D")
+                .arg(&standby.data_dir)
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(["-U", "postgres", "-R", "-X", "stream", "-c", "fast"])
+                .arg("--no-sync"),
+            "pg_basebackup",
+        );
+        // Later lines win: the standby's own port and socket directory.
+        let conf = standby.data_dir.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
+        text.push_str(&format!(
+            "\nport = {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            standby.port,
+            standby.data_dir.display()
+        ));
+        std::fs::write(&conf, text).expect("write postgresql.conf");
+        standby.start();
+        standby.spawn_watchdog();
+        standby
+    }
+
+    /// A client program of the same installation as the server binaries:
+    /// beside them, or beside what `initdb` links to (a PATH directory may
+    /// hold links to the server binaries only).
+    fn client_tool(&self, name: &str) -> PathBuf {
+        let beside = self.bin(name);
+        if beside.is_file() {
+            return beside;
+        }
+        std::fs::canonicalize(self.bin("initdb"))
+            .ok()
+            .and_then(|initdb| Some(initdb.parent()?.join(name)))
+            .filter(|p| p.is_file())
+            .unwrap_or(beside)
+    }
+
     /// URL of database `db` on this cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

@@ -22,7 +22,8 @@ pub const UCWA_SESSION: &str =
 /// The seed's Plivo call UUID.
 pub const PLIVO_CALL: &str = "b38149eb-b8fe-45d5-85b2-78ee4424788f";
 
-/// An MS-QoE `VQReportEvent` as Skype for Business clients send it.
+/// An MS-QoE `VQReportEvent`: the illustrative example document of
+/// docs/reference/ms-qoe.md §8.
 pub const MS_QOE_SAMPLE: &str = include_str!("../../data/ms-qoe-sample.xml");
 
 /// Plivo's feedback path for `call`.
