@@ -13,14 +13,33 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::OpsTenant;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::explain::{self, ExplainError, ExplainRequest, Explainer, Explanation};
 use crate::http::{BodyError, BodyLimit, read_body};
 
 /// Room for the JSON around an explained body: its method, path and headers.
 const ENVELOPE_BYTES: usize = 64 * 1024;
 
-/// `POST /api/v1/explain`.
+/// Runs a request as a client would send it through the real style code,
+/// stores nothing, and answers what the real endpoint would have answered,
+/// the report and streams it would have stored, and where every normalized
+/// field came from (docs/explain.md).
+#[utoipa::path(
+    post,
+    path = "/api/v1/explain",
+    tag = "ops",
+    security(("ops_token" = [])),
+    request_body(content = ExplainRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The request explained (its own outcome is in `response`)", body = Explanation),
+        (status = 400, description = "The explain request is unusable", body = ErrorBody),
+        (status = 401, description = "Missing or unknown ops token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"callq\"` (with `error=\"invalid_token\"` for an unknown token)"))),
+        (status = 403, description = "The explained request's credentials are another tenant's", body = ErrorBody),
+        (status = 405, description = "Another method than POST", body = ErrorBody,
+         headers(("Allow" = String, description = "`POST`"))),
+    )
+)]
 pub async fn explain(
     tenant: OpsTenant,
     State(explainer): State<Explainer>,

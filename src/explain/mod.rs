@@ -42,7 +42,7 @@ use crate::state::StyleState;
 use crate::style::Style;
 
 /// A request as a client would send it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExplainRequest {
     /// `POST` for every ingest operation; `GET` for UCWA's session resource.
     pub method: String,
@@ -59,7 +59,7 @@ pub struct ExplainRequest {
 
 /// A request body: UTF-8 text as is, or any bytes in base64 (standard
 /// alphabet, padded), e.g. a gzip-encoded body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExplainBody {
     Text(String),
@@ -67,7 +67,7 @@ pub enum ExplainBody {
 }
 
 /// What callq made of an [`ExplainRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Explanation {
     /// The style owning the path (`ucwa`, `graph`, `plivo`). Always set by
     /// [`explain`], which refuses paths no style owns; optional so that the
@@ -86,6 +86,7 @@ pub struct Explanation {
     pub report: Option<serde_json::Value>,
     /// Its streams as they would be stored, after the derived quality (MOS,
     /// R-factor, class).
+    #[schema(value_type = Vec<crate::model::MediaStream>)]
     pub streams: Vec<serde_json::Value>,
     /// Where every normalized field came from.
     pub provenance: Vec<Provenance>,
@@ -96,7 +97,7 @@ pub struct Explanation {
 }
 
 /// An HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExplainedResponse {
     pub status: u16,
     /// Every header the style's code set (lower-case names, in order; a
@@ -107,7 +108,7 @@ pub struct ExplainedResponse {
 }
 
 /// One response header line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Header {
     pub name: String,
     pub value: String,
@@ -265,7 +266,9 @@ fn build(request: ExplainRequest) -> Result<Request, ExplainError> {
                 "expected a path starting with / or an absolute URL".into(),
             )
         })?;
-    let uri = Uri::from_maybe_shared(target.as_str().to_owned())
+    let uri: Uri = target
+        .as_str()
+        .parse()
         .map_err(|_| invalid("path", "not a path".into()))?;
     let body = match request.body {
         None => Vec::new(),

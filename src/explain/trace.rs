@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Where a value was read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     pub kind: SourceKind,
     /// A JSON pointer (`/quality/mediaQualityList/0/averageInboundJitter`),
@@ -23,7 +23,7 @@ pub struct Source {
 }
 
 /// The kinds of [`Source`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     JsonPointer,
@@ -35,7 +35,7 @@ pub enum SourceKind {
 }
 
 /// Where one normalized field came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Provenance {
     /// The normalized field: a report column (`rating`, `call_id`) or a
     /// stream's (`streams[0].avg_inbound_jitter_ms`).
@@ -52,17 +52,18 @@ pub struct Provenance {
 }
 
 /// The model behind a computed value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComputedBy {
     pub name: String,
     pub version: String,
     /// Input name → value, as the model used them.
+    #[schema(value_type = Object)]
     pub inputs: BTreeMap<String, serde_json::Value>,
 }
 
 /// A part of the request accepted but not normalized: kept only in the
 /// stored raw payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ignored {
     pub source: Source,
     /// Why it was not read (`not a property of teleconferenceDeviceAudioQuality`).
@@ -70,7 +71,7 @@ pub struct Ignored {
 }
 
 /// A client shape outside the vendor's documentation that callq accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tolerated {
     /// A stable name for the shape (`untyped-screen-sharing-item`).
     pub shape: String,

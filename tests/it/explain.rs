@@ -895,4 +895,21 @@ async fn an_explained_request_leaves_no_claim_and_other_tenants_requests_are_ref
         assert_eq!(body["parameter"], field, "{bad}: {body}");
     }
     assert_eq!(server.count("acme").await, 1);
+
+    // The OpenAPI document describes the exchange.
+    let doc: Value = server.get("/openapi.json").await.json().await.unwrap();
+    let post = &doc["paths"][EXPLAIN]["post"];
+    assert!(post["responses"]["200"].is_object(), "{post}");
+    for schema in [
+        "ExplainRequest",
+        "Explanation",
+        "Provenance",
+        "Source",
+        "Tolerated",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} in the document"
+        );
+    }
 }

@@ -328,7 +328,9 @@ fn decode_media(value: &Value, index: usize, trace: &Trace) -> Result<MediaStrea
             )),
             Some(d) => {
                 let millis = d.as_millis_f64();
-                trace_duration(trace, &m, name, field(to), at(name), millis, index);
+                if trace.enabled() {
+                    trace_duration(trace, &m, name, field(to), at(name), millis, index);
+                }
                 Ok(Some(millis))
             }
             None => Ok(None),

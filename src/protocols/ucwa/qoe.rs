@@ -128,14 +128,14 @@ impl Place {
         self,
         trace: &Trace,
         rest: &[&str],
-        field: &str,
+        field: impl FnOnce() -> String,
         raw: &str,
         parsed: Option<T>,
         conversion: impl FnOnce(T) -> Option<String>,
     ) -> Option<T> {
         match parsed {
             Some(value) => trace.field(|| Provenance {
-                field: self.field(field),
+                field: self.field(&field()),
                 source: self.at(rest),
                 raw: Some(raw.to_owned()),
                 conversion: conversion(value),
@@ -417,25 +417,20 @@ impl Flow {
         trace: &Trace,
     ) {
         let ms = |field: &str| {
-            let field = field.replace("{dir}", direction);
-            place.keep(trace, full, &field, value, milliseconds(value), |v| {
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, milliseconds(value), |v| {
                 Some(format!("{value} → {} ms", number_text(v)))
             })
         };
         let percent = |field: &str, name: &str| {
-            let field = field.replace("{dir}", direction);
-            place.keep(
-                trace,
-                full,
-                &field,
-                value,
-                fraction_as_percent(value),
-                |v| Some(format!("{name} {value} → {} %", number_text(v))),
-            )
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, fraction_as_percent(value), |v| {
+                Some(format!("{name} {value} → {} %", number_text(v)))
+            })
         };
         let plain = |field: &str| {
-            let field = field.replace("{dir}", direction);
-            place.keep(trace, full, &field, value, non_negative(value), |_| None)
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, non_negative(value), |_| None)
         };
         match path {
             ["Network", "Jitter", "InterArrival"] => self.avg_jitter_ms = ms("avg_{dir}_jitter_ms"),
@@ -451,8 +446,8 @@ impl Flow {
             ["Network", "Delay", "RoundTrip"] => self.avg_rtt_ms = ms("avg_{dir}_rtt_ms"),
             ["Network", "Delay", "RoundTripMax"] => self.max_rtt_ms = ms("max_{dir}_rtt_ms"),
             ["Network", "Utilization", "Packets"] => {
-                let field = format!("{direction}_packets");
-                self.packets = place.keep(trace, full, &field, value, count(value), |n| {
+                let field = || format!("{direction}_packets");
+                self.packets = place.keep(trace, full, field, value, count(value), |n| {
                     (n.to_string() != value).then(|| format!("{value} → {n}"))
                 });
             }
@@ -509,9 +504,9 @@ impl Address {
             // Canonical text, so one address is always written one way.
             "IPAddr" => {
                 let ip = value.parse::<IpAddr>().ok();
-                let field = format!("{side}_ip");
+                let field = || format!("{side}_ip");
                 self.ip = place
-                    .keep(trace, full, &field, value, ip, |ip| {
+                    .keep(trace, full, field, value, ip, |ip| {
                         (ip.to_string() != value)
                             .then(|| format!("{value} → {ip} (canonical form)"))
                     })
@@ -521,8 +516,8 @@ impl Address {
                 let port = count(value)
                     .and_then(|port| u16::try_from(port).ok())
                     .map(i32::from);
-                let field = format!("{side}_port");
-                self.port = place.keep(trace, full, &field, value, port, |p| {
+                let field = || format!("{side}_port");
+                self.port = place.keep(trace, full, field, value, port, |p| {
                     (p.to_string() != value).then(|| format!("{value} → {p}"))
                 });
             }
