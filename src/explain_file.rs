@@ -64,20 +64,30 @@ pub enum FileError {
     Tenant(String),
 }
 
-/// Reads `path` within the limits `settings` implies (its body limit, HTTP's
-/// usual head limits), refusing a larger file before reading it whole.
+/// Reads `path` (`-`: standard input) within the limits `settings` implies
+/// (its body limit, HTTP's usual head limits), refusing a larger file
+/// before reading it whole.
 pub fn read(path: &Path, settings: &Settings) -> Result<Prepared, FileError> {
-    let shown = path.display().to_string();
+    let stdin = path == Path::new("-");
+    let shown = if stdin {
+        "(standard input)".to_owned()
+    } else {
+        path.display().to_string()
+    };
     let read_error = |source| FileError::Read {
         path: shown.clone(),
         source,
     };
     let limits = Limits::with_body_limit(settings.body_limit_bytes);
-    let file = std::fs::File::open(path).map_err(read_error)?;
+    let source: Box<dyn std::io::Read> = if stdin {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(read_error)?)
+    };
     let mut bytes = Vec::new();
     // One byte more than allowed, so that the parser sees "too large".
     let cap = limits.max_file_bytes().saturating_add(1) as u64;
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, cap), &mut bytes)
+    std::io::Read::read_to_end(&mut std::io::Read::take(source, cap), &mut bytes)
         .map_err(read_error)?;
     let message = http_message::parse(&bytes, &limits).map_err(|source| FileError::Parse {
         path: shown.clone(),

@@ -40,7 +40,7 @@ enum Command {
     /// database and stores nothing.
     Explain {
         /// The request: request line, headers, an empty line, the body
-        /// (as in tests/data/seeds/*.http)
+        /// (as in tests/data/seeds/*.http); `-` reads standard input
         file: PathBuf,
         /// Take the file's credentials as this tenant's instead of checking
         /// them against the configured tenants

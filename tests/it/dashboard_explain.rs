@@ -138,6 +138,40 @@ async fn a_pasted_seed_request_is_explained_field_by_field_and_nothing_is_stored
         .text(&browser.wait_for("#explain-tolerated").await)
         .await;
     assert!(tolerated.contains("rating-as-string"), "{tolerated}");
+    // The same rows, in the same order, as the API gives for this request.
+    let message = callq::http_message::parse(
+        seed_as("plivo-python", &acme).as_bytes(),
+        &callq::http_message::Limits::with_body_limit(1 << 20),
+    )
+    .unwrap();
+    let request = callq::explain_file::prepare(message).request;
+    let api: Value = server
+        .client
+        .post(server.url("/api/v1/explain"))
+        .bearer_auth(&acme.ops_token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_fields: Vec<&str> = api["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    let page_fields: Vec<String> = serde_json::from_value(
+        browser
+            .execute(
+                "return Array.from(document.querySelectorAll('#explain-fields tr.provenance')).map(tr => tr.dataset.field)",
+                vec![],
+            )
+            .await,
+    )
+    .unwrap();
+    assert_eq!(page_fields, api_fields);
     // docs/dashboard.md's screenshot of the view.
     let png = browser.screenshot_full_page().await;
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");

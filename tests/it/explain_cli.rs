@@ -436,3 +436,94 @@ fn a_file_that_is_not_a_request_names_the_line() {
         "only the test's own file is there"
     );
 }
+
+/// The seed file with `tenant`'s real credentials in its `Authorization`.
+fn seed_with_credentials(name: &str, tenant: &TestTenant) -> String {
+    let credential = if name.starts_with("plivo") {
+        tenant.plivo_authorization()
+    } else if name.starts_with("graph") {
+        format!("Bearer {}", tenant.graph_token)
+    } else {
+        format!("Bearer {}", tenant.ucwa_token)
+    };
+    let text = std::fs::read_to_string(seed(name)).unwrap();
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let head: Vec<String> = head
+        .lines()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("authorization:") {
+                format!("Authorization: {credential}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    format!("{}\n\n{body}", head.join("\n"))
+}
+
+/// What must agree between two explanations of one request: everything but
+/// the per-request ids (report id, request id) and the response's id-bearing
+/// body and headers.
+fn comparable(e: &Value) -> Value {
+    let rows: Vec<Value> = e["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["field"] != "request_id")
+        .cloned()
+        .collect();
+    serde_json::json!({
+        "style": e["style"], "operation": e["operation"], "would_store": e["would_store"],
+        "status": e["response"]["status"], "provenance": rows,
+        "ignored": e["ignored"], "tolerated": e["tolerated"],
+        "streams": e["streams"],
+    })
+}
+
+/// The offline command and `POST /api/v1/explain` give the same answer for
+/// every seed file (with a tenant's real credentials, checked as the server
+/// checks them).
+#[tokio::test]
+async fn the_offline_command_answers_as_the_endpoint_does_for_every_seed() {
+    let (server, acme, _) = crate::support::TestServer::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::cli::config_file(&dir, &acme, "");
+    // config_file writes only Plivo credentials: add acme's UCWA and Graph ones.
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(&format!(
+        "ucwa = [{{ token = \"{}\" }}]\ngraph = [{{ token = \"{}\" }}]\n",
+        acme.ucwa_token, acme.graph_token
+    ));
+    std::fs::write(&config, toml).unwrap();
+    let settings = callq::config::load(Some(&config)).unwrap().settings;
+    for (name, ..) in EXPECTED {
+        let file = dir.path().join(format!("{name}.http"));
+        std::fs::write(&file, seed_with_credentials(name, &acme)).unwrap();
+        let out = explain_in(
+            dir.path(),
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                file.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+        let prepared = callq::explain_file::read(&file, &settings).unwrap();
+        let answer = server
+            .client
+            .post(server.url("/api/v1/explain"))
+            .bearer_auth(&acme.ops_token)
+            .json(&prepared.request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{name}");
+        let online: Value = answer.json().await.unwrap();
+        assert_eq!(comparable(&offline), comparable(&online), "{name}");
+        assert_ne!(offline["response"]["status"], 401, "{name}: credentials");
+    }
+    assert_eq!(server.count("acme").await, 0, "explain stores nothing");
+}
