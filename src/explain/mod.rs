@@ -6,7 +6,7 @@
 //! answer must come from the code that ingests, not from a second decoder
 //! that could drift; so [`explain`] re-issues the request on the same style
 //! routers the server serves (`protocols::router`), with an
-//! [`Ingest`](crate::ingest::Ingest) that captures instead of submitting and
+//! `Ingest` that captures instead of submitting and
 //! a [`Trace`] the decoders write provenance into. On the real path the
 //! trace is off and records nothing (`trace.rs`).
 //!

@@ -188,3 +188,59 @@ pub fn number_text(value: f64) -> String {
         text.into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(field: &str) -> Provenance {
+        Provenance {
+            field: field.into(),
+            source: Source {
+                kind: SourceKind::Header,
+                at: "x".into(),
+            },
+            raw: None,
+            conversion: None,
+            model: None,
+        }
+    }
+
+    #[test]
+    fn an_off_trace_never_builds_a_row() {
+        let trace = Trace::off();
+        trace.field(|| panic!("an off trace formats nothing"));
+        trace.ignored(|| panic!("an off trace formats nothing"));
+        trace.tolerated(|| panic!("an off trace formats nothing"));
+        let child = trace.child();
+        assert!(!child.enabled());
+        trace.absorb(child);
+        assert_eq!(trace.into_rows(), (vec![], vec![], vec![]));
+    }
+
+    #[test]
+    fn a_field_recorded_again_keeps_its_last_row_in_its_first_place() {
+        let trace = Trace::on();
+        trace.field(|| row("a"));
+        trace.field(|| row("b"));
+        let mut again = row("a");
+        again.raw = Some("2".into());
+        trace.field(|| again);
+        let child = trace.child();
+        child.field(|| row("c"));
+        trace.absorb(child);
+        let (rows, _, _) = trace.into_rows();
+        let fields: Vec<_> = rows.iter().map(|r| r.field.as_str()).collect();
+        assert_eq!(fields, ["a", "b", "c"]);
+        assert_eq!(rows[0].raw.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn numbers_are_shown_without_conversion_noise() {
+        assert_eq!(number_text(0.07 * 100.0), "7");
+        assert_eq!(number_text(1.2000000000000002), "1.2");
+        assert_eq!(number_text(15.0), "15");
+        assert_eq!(number_text(-0.0), "0");
+        assert_eq!(number_text(0.000_000_000_1), "0");
+    }
+}

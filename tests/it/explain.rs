@@ -857,9 +857,27 @@ async fn an_explained_request_leaves_no_claim_and_other_tenants_requests_are_ref
     }
     assert_eq!(stored_rows(&server).await, [0, 0, 0]);
     // The real request after them is a first request: no claim was left.
+    let explanation = explained(&server, &acme, &r).await;
     let (status, _, body) = real(&server, &r).await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     assert_eq!(server.count("acme").await, 1);
+    // And it stored what explain said it would, field by field (less what
+    // is new per request: the id, the time, the generated request id).
+    let id = serde_json::from_slice::<Value>(&body).unwrap()["api_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut stored = server
+        .ops_json(&acme.ops_token, &format!("/api/v1/reports/{id}"))
+        .await;
+    let mut predicted = explanation["report"].clone();
+    for report in [&mut stored, &mut predicted] {
+        let object = report.as_object_mut().unwrap();
+        for volatile in ["id", "received_at", "request_id", "streams"] {
+            object.remove(volatile);
+        }
+    }
+    assert_eq!(stored, predicted);
 
     // globex's ops token may not explain acme's traffic.
     let response = explain_with(&server, &globex.ops_token, &r).await;
@@ -911,5 +929,42 @@ async fn an_explained_request_leaves_no_claim_and_other_tenants_requests_are_ref
             doc["components"]["schemas"][schema].is_object(),
             "{schema} in the document"
         );
+    }
+}
+
+#[tokio::test]
+async fn what_explain_predicts_is_what_the_real_route_stores() {
+    let (server, acme, _) = TestServer::postgres().await;
+    let qoe = json!({"mediaQualityOfExperience": MS_QOE_SAMPLE}).to_string();
+    let cases = [
+        request(
+            "POST",
+            GRAPH_V1,
+            &[
+                ("Authorization", &format!("Bearer {}", acme.graph_token)),
+                ("Content-Type", "application/json"),
+                ("User-Agent", "cvi-bot/1.0"),
+            ],
+            Some(GRAPH_SEED),
+        ),
+        request(
+            "POST",
+            UCWA_FEEDBACK,
+            &[
+                ("Authorization", &format!("Bearer {}", acme.ucwa_token)),
+                ("Content-Type", "application/json"),
+            ],
+            Some(&qoe),
+        ),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let e = explained(&server, &acme, case).await;
+        let (status, _, _) = real(&server, case).await;
+        assert_eq!(e["response"]["status"], status, "{case}");
+        let call = e["report"]["call_id"].as_str().unwrap();
+        let stored = server.reports_about("acme", call).await;
+        assert_eq!(stored.len(), 1, "case {i}");
+        let stored = serde_json::to_value(&stored[0].streams).unwrap();
+        assert_eq!(stored, e["streams"], "case {i}: the streams as stored");
     }
 }
