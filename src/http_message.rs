@@ -652,6 +652,54 @@ mod tests {
         assert_eq!(parse(b"POST /x\n\n1234", &small).unwrap().body, b"1234");
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, the parser answers (a message or an error
+        /// naming a line or the file) and never panics.
+        #[test]
+        fn any_bytes_get_an_answer(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse(&bytes, &limits());
+        }
+
+        /// A message written by the rules reads back as written, with LF or
+        /// CRLF, with or without a Content-Length.
+        #[test]
+        fn a_written_message_reads_back(
+            method in "(GET|POST|PUT|PATCH)",
+            path in "/[a-z0-9/_.-]{0,40}",
+            query in proptest::option::of("[a-z0-9=&]{1,20}"),
+            headers in proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,15}", "[ -~]{0,30}"), 0..6),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let target = match &query {
+                Some(q) => format!("https://example.com:8443{path}?{q}"),
+                None => path.clone(),
+            };
+            let mut text = format!("{method} {target} HTTP/1.1{eol}").into_bytes();
+            let headers: Vec<(String, String)> = headers
+                .into_iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("transfer-encoding"))
+                .map(|(n, v)| (n, v.trim_matches([' ', '\t']).to_owned()))
+                .collect();
+            for (n, v) in &headers {
+                text.extend_from_slice(format!("{n}: {v}{eol}").as_bytes());
+            }
+            text.extend_from_slice(format!("Content-Length: {}{eol}{eol}", body.len()).as_bytes());
+            text.extend_from_slice(&body);
+            text.extend_from_slice(eol.as_bytes());
+            let m = parse(&text, &limits()).unwrap();
+            prop_assert_eq!(&m.method, &method);
+            prop_assert_eq!(&m.path, &path);
+            prop_assert_eq!(&m.query, &query);
+            prop_assert_eq!(m.origin.is_some(), query.is_some());
+            prop_assert_eq!(&m.headers[..headers.len()], &headers[..]);
+            prop_assert_eq!(&m.body, &body);
+        }
+    }
+
     /// Every seed file parses, its body has the length it declares, and the
     /// documentation's artefacts are gone.
     #[test]

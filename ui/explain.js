@@ -135,6 +135,14 @@ window.CQ = window.CQ || {};
     return answer;
   }
 
+  /** The reason phrases of the statuses the styles answer. */
+  const REASONS = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 503: "Service Unavailable",
+  };
+
   const SOURCE_KINDS = { json_pointer: "JSON", xml_path: "XML", path_segment: "path", header: "header", computed: "computed" };
 
   function sourceCell(source) {
@@ -204,7 +212,7 @@ window.CQ = window.CQ || {};
       "section#explain-response",
       { dataset: { status: r.status } },
       h("h3", "Response the real endpoint would give"),
-      h("p", h("strong#explain-status", String(r.status))),
+      h("p", h("strong#explain-status", String(r.status)), REASONS[r.status] ? " " + REASONS[r.status] : ""),
       r.headers.length ? h("pre.raw.headers", r.headers.map((x) => x.name + ": " + x.value).join("\n")) : null,
       body ? h("pre.raw#explain-response-body", { dataset: { format: p.format } }, p.text) : h("p.muted", "No body."),
     );
