@@ -57,21 +57,23 @@ impl RequestMeta {
         // request as if no key had been sent.
         let explicit_key = headers
             .get("idempotency-key")
-            .is_some_and(|v| !String::from_utf8_lossy(v.as_bytes()).trim().is_empty());
-        let idempotency_key = headers
-            .get("idempotency-key")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .or_else(|| {
-                // A client's own `X-Request-Id` is a key only when it is a
-                // usable one: it was sent to trace the request, not as a
-                // promise, so a long or odd trace id must not turn every
-                // report into a 400 (the request is then deduplicated by its
-                // fingerprint, as a keyless one).
-                client_request_id
-                    .and_then(|c| c.0.clone())
-                    .filter(|id| usable_request_id_key(id))
-            });
+            .filter(|s| !s.is_empty());
+        let idempotency_key_header = if explicit_key.is_some() {
+            "idempotency-key"
+        } else {
+            REQUEST_ID
+        };
+        let idempotency_key = explicit_key.or_else(|| {
+            // A client's own `X-Request-Id` is a key only when it is a
+            // usable one: it was sent to trace the request, not as a
+            // promise, so a long or odd trace id must not turn every
+            // report into a 400 (the request is then deduplicated by its
+            // fingerprint, as a keyless one).
+            client_request_id
+                .and_then(|c| c.0.clone())
+                .filter(|id| usable_request_id_key(id))
+        });
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
@@ -81,11 +83,7 @@ impl RequestMeta {
             user_agent: text(header::USER_AGENT.as_str()),
             content_type: text(header::CONTENT_TYPE.as_str()),
             target: format!("{method} {target}"),
-            idempotency_key_header: if explicit_key {
-                "idempotency-key"
-            } else {
-                REQUEST_ID
-            },
+            idempotency_key_header,
         }
     }
 

@@ -129,6 +129,8 @@ async fn every_seed_example_is_explained_with_its_provenance_and_nothing_is_stor
             ("Authorization", format!("Bearer {}", acme.ucwa_token)),
             ("Host", "fe1.contoso.com".to_owned()),
             ("Content-Type", ct.to_owned()),
+            // As the seeds write it: no longer the body's length.
+            ("Content-Length", "72".to_owned()),
         ]
     };
     let owned = |h: &[(&str, String)]| -> Vec<(String, String)> {
