@@ -153,10 +153,18 @@ fn is_transient(e: &sqlx::Error) -> bool {
             // timeout), 55P03 (lock timeout), 53 (insufficient resources),
             // 40001/40P01 (serialization failure, deadlock): each rolled the
             // transaction back and may well succeed when tried again.
+            // 42P01/42703 (undefined table/column): callq's own schema is
+            // not there yet, which happens on a read replica still replaying
+            // the primary's migrations (`read_database_url`); the migrations
+            // on the primary ran before the server started, so it is "not
+            // yet", never a client's fault.
             code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53")
-                || matches!(code.as_ref(), "57014" | "55P03" | "40001" | "40P01")
+                || matches!(
+                    code.as_ref(),
+                    "57014" | "55P03" | "40001" | "40P01" | "42P01" | "42703"
+                )
         }
         _ => false,
     }
