@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,13 +16,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Settings;
-use crate::http::{BodyLimit, ClientRequestId, REQUEST_ID};
+use crate::http::{ClientRequestId, REQUEST_ID};
 use crate::in_flight::InFlightCap;
 use crate::serve::{ConnectionLimits, Serving};
 use crate::state::AppState;
@@ -37,13 +36,13 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(crate::protocols::router())
+        .merge(crate::protocols::router().with_state(state.styles()))
         .merge(crate::api::router())
         .fallback(not_found);
     if state.settings.metrics_listen.is_none() {
         app = app.route("/metrics", get(metrics));
     }
-    app.with_state(state).layer(
+    crate::http::with_body_layers(app.with_state(state), limit).layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([
                 axum::http::header::AUTHORIZATION,
@@ -73,18 +72,7 @@ pub fn router(state: AppState) -> Router {
             }))
             .layer(middleware::from_fn(move |req, next| {
                 style_timeout(timeout, req, next)
-            }))
-            .layer(middleware::from_fn(move |mut req: Request, next: Next| {
-                req.extensions_mut().insert(BodyLimit(limit));
-                next.run(req)
-            }))
-            .layer(DefaultBodyLimit::max(limit))
-            // Before decompression: codings are matched case-insensitively
-            // and unknown ones refused in the style's format.
-            .layer(middleware::from_fn(crate::http::content_encoding))
-            // Innermost: it changes the body type, which the layers above
-            // (axum middleware) could not take.
-            .layer(RequestDecompressionLayer::new()),
+            })),
     )
 }
 

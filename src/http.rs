@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, Method, Uri, header, request::Parts};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::explain::{Provenance, Source, SourceKind, Trace};
 use crate::model::Report;
 
 /// The `x-request-id` header name, set on every request and echoed on every response.
@@ -32,6 +33,9 @@ pub struct RequestMeta {
     pub content_type: Option<String>,
     /// The request's method, path and query: part of its fingerprint.
     pub target: String,
+    /// The header [`RequestMeta::idempotency_key`] came from
+    /// (`idempotency-key` or `x-request-id`), for explain.
+    pub idempotency_key_header: &'static str,
 }
 
 impl RequestMeta {
@@ -51,20 +55,25 @@ impl RequestMeta {
         // A key that is not visible ASCII is kept (lossily) rather than
         // ignored, so that the writer refuses it instead of storing the
         // request as if no key had been sent.
-        let idempotency_key = headers
+        let explicit_key = headers
             .get("idempotency-key")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .or_else(|| {
-                // A client's own `X-Request-Id` is a key only when it is a
-                // usable one: it was sent to trace the request, not as a
-                // promise, so a long or odd trace id must not turn every
-                // report into a 400 (the request is then deduplicated by its
-                // fingerprint, as a keyless one).
-                client_request_id
-                    .and_then(|c| c.0.clone())
-                    .filter(|id| usable_request_id_key(id))
-            });
+            .filter(|s| !s.is_empty());
+        let idempotency_key_header = if explicit_key.is_some() {
+            "idempotency-key"
+        } else {
+            REQUEST_ID
+        };
+        let idempotency_key = explicit_key.or_else(|| {
+            // A client's own `X-Request-Id` is a key only when it is a
+            // usable one: it was sent to trace the request, not as a
+            // promise, so a long or odd trace id must not turn every
+            // report into a 400 (the request is then deduplicated by its
+            // fingerprint, as a keyless one).
+            client_request_id
+                .and_then(|c| c.0.clone())
+                .filter(|id| usable_request_id_key(id))
+        });
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
@@ -74,6 +83,7 @@ impl RequestMeta {
             user_agent: text(header::USER_AGENT.as_str()),
             content_type: text(header::CONTENT_TYPE.as_str()),
             target: format!("{method} {target}"),
+            idempotency_key_header,
         }
     }
 
@@ -81,11 +91,35 @@ impl RequestMeta {
     /// report's style and operation (protocol and kind), this request's
     /// method, path and query, its `Content-Type` (which says how the body
     /// is read) and its body (the raw payload).
-    pub fn apply(&self, report: &mut Report) {
+    pub fn apply(&self, report: &mut Report, trace: &Trace) {
         report.request_id = self.request_id.clone();
         report.idempotency_key = self.idempotency_key.clone();
         report.user_agent = self.user_agent.clone();
         report.content_type = self.content_type.clone();
+        if trace.enabled() {
+            let header = |field: &str, name: &str, value: &Option<String>| {
+                if let Some(value) = value {
+                    trace.field(|| Provenance {
+                        field: field.into(),
+                        source: Source {
+                            kind: SourceKind::Header,
+                            at: name.into(),
+                        },
+                        raw: Some(value.clone()),
+                        conversion: None,
+                        model: None,
+                    });
+                }
+            };
+            header("request_id", REQUEST_ID, &self.request_id);
+            header(
+                "idempotency_key",
+                self.idempotency_key_header,
+                &self.idempotency_key,
+            );
+            header("user_agent", "user-agent", &self.user_agent);
+            header("content_type", "content-type", &self.content_type);
+        }
         report.fingerprint = Some(fingerprint(&[
             report.protocol.as_str().as_bytes(),
             report.kind.as_str().as_bytes(),
@@ -232,6 +266,31 @@ where
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("a decoding task was cancelled: {e}"),
     }
+}
+
+/// `router` behind the layers that hand a handler its body: the body limit
+/// (as the [`BodyLimit`] extension and axum's default), `Content-Encoding`
+/// normalization and decompression. The server puts them innermost, under
+/// its other middleware; explain's dry-run routers put the same ones in
+/// front of the same handlers, so an explained request reads its body as a
+/// real one does.
+pub fn with_body_layers(router: axum::Router, limit: usize) -> axum::Router {
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(
+                move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                    req.extensions_mut().insert(BodyLimit(limit));
+                    next.run(req)
+                },
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(limit))
+            // Before decompression: codings are matched case-insensitively
+            // and unknown ones refused in the style's format.
+            .layer(axum::middleware::from_fn(content_encoding))
+            // Innermost: it changes the body type, which the layers above
+            // (axum middleware) could not take.
+            .layer(tower_http::decompression::RequestDecompressionLayer::new()),
+    )
 }
 
 /// The content codings callq decodes (RFC 9110 §8.4.1), lower-case.

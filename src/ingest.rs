@@ -4,7 +4,15 @@
 //! here and answer 2xx only on `Ok`: the report is committed. What every
 //! accepted report gets whatever its style (each stream's E-model MOS and
 //! quality class) is derived here, so that no style can forget it.
+//!
+//! The explain routers (`crate::explain`) run the same handlers on a
+//! [`Ingest::dry_run`] handle: it derives the same quality, refuses what the
+//! writer would refuse before queueing, and hands the report and its
+//! [`Trace`] to the explain call awaiting it instead of to the writer.
 
+use std::cell::RefCell;
+
+use crate::explain::Trace;
 use crate::model::Report;
 use crate::store::{Committed, WriteError, Writer};
 
@@ -12,7 +20,8 @@ use crate::store::{Committed, WriteError, Writer};
 /// clone; handlers extract it with `State<Ingest>`.
 #[derive(Clone)]
 pub struct Ingest {
-    writer: Writer,
+    /// `None`: a dry run (explain), nothing is ever written.
+    writer: Option<Writer>,
     /// A benchmark baseline in place of the writer (feature `bench-modes`).
     #[cfg(feature = "bench-modes")]
     baseline: Option<bench::Baseline>,
@@ -21,22 +30,104 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(writer: Writer) -> Ingest {
         Ingest {
-            writer,
+            writer: Some(writer),
             #[cfg(feature = "bench-modes")]
             baseline: None,
         }
     }
 
+    /// A handle that writes nothing: each report goes to the explain call
+    /// running the request ([`capture`]). Outside one it answers
+    /// [`WriteError::Unavailable`], never a false commit.
+    pub fn dry_run() -> Ingest {
+        Ingest {
+            writer: None,
+            #[cfg(feature = "bench-modes")]
+            baseline: None,
+        }
+    }
+
+    /// True for a [`Ingest::dry_run`] handle: a handler skips what only a
+    /// real ingest does (counting metrics).
+    pub fn is_dry_run(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// The provenance recorder for one request: on for a dry run, off (free)
+    /// on the real path.
+    pub fn trace(&self) -> Trace {
+        if self.is_dry_run() {
+            Trace::on()
+        } else {
+            Trace::off()
+        }
+    }
+
     /// Derives the streams' quality, hands `report` to the writer and waits
     /// for its COMMIT. `Ok` is the only outcome a 2xx may follow.
-    pub async fn submit(&self, mut report: Report) -> Result<Committed, WriteError> {
+    pub async fn submit(&self, report: Report) -> Result<Committed, WriteError> {
+        self.submit_traced(report, Trace::off()).await
+    }
+
+    /// [`Ingest::submit`], with the decoders' `trace` for a dry run (the
+    /// real path drops it: it is off and empty there).
+    pub async fn submit_traced(
+        &self,
+        mut report: Report,
+        trace: Trace,
+    ) -> Result<Committed, WriteError> {
         report.derive_stream_quality();
         #[cfg(feature = "bench-modes")]
         if let Some(baseline) = &self.baseline {
             return baseline.submit(report).await;
         }
-        self.writer.submit(report).await
+        match &self.writer {
+            Some(writer) => writer.submit(report).await,
+            None => dry_submit(report, trace),
+        }
     }
+}
+
+/// What a dry run captured: the report as it would have been queued (its
+/// quality derived) and its provenance.
+#[derive(Debug)]
+pub struct Captured {
+    pub report: Report,
+    pub trace: Trace,
+}
+
+tokio::task_local! {
+    static CAPTURE: RefCell<Option<Captured>>;
+}
+
+/// Runs `request` (a dry-run router's answer to one request) and returns
+/// its answer with the report it would have submitted, if it got so far.
+/// The handler runs inside this task, so its dry-run submit finds the slot.
+pub async fn capture<F: std::future::Future>(request: F) -> (F::Output, Option<Captured>) {
+    CAPTURE
+        .scope(RefCell::new(None), async move {
+            let answer = request.await;
+            (answer, CAPTURE.with(|slot| slot.borrow_mut().take()))
+        })
+        .await
+}
+
+/// A dry run's submit: the writer's own refusals of a report's content
+/// before it is queued (the idempotency key), then the capture. What only
+/// the database can say (a key reused for another request, a duplicate) is
+/// not consulted: explain answers as for a first request.
+fn dry_submit(report: Report, trace: Trace) -> Result<Committed, WriteError> {
+    if let Some(key) = &report.idempotency_key {
+        crate::store::check_key(key)?;
+    }
+    let committed = Committed {
+        id: report.id,
+        duplicate: false,
+    };
+    CAPTURE
+        .try_with(|slot| *slot.borrow_mut() = Some(Captured { report, trace }))
+        .map_err(|_| WriteError::Unavailable)?;
+    Ok(committed)
 }
 
 #[cfg(feature = "bench-modes")]

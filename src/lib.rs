@@ -13,10 +13,13 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod explain;
+pub mod explain_file;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod http_message;
 pub mod in_flight;
 pub mod ingest;
 pub mod maintenance;

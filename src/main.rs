@@ -1,4 +1,5 @@
-//! The `callq` command line: `serve` (default), `migrate`, `check-config`, `prune`.
+//! The `callq` command line: `serve` (default), `migrate`, `check-config`,
+//! `prune`, `explain FILE`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,21 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Explain a saved request (an HTTP message file) offline: what callq
+    /// would make of it, field by field, and what it would answer. Opens no
+    /// database and stores nothing.
+    Explain {
+        /// The request: request line, headers, an empty line, the body
+        /// (as in tests/data/seeds/*.http); `-` reads standard input
+        file: PathBuf,
+        /// Take the file's credentials as this tenant's instead of checking
+        /// them against the configured tenants
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the explanation as POST /api/v1/explain answers it
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +96,9 @@ async fn run(cli: Cli) -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     let settings = loaded.settings;
+    if let Command::Explain { file, tenant, json } = &command {
+        return explain(file, &settings, tenant.as_deref(), *json).await;
+    }
     callq::telemetry::init_tracing(settings.log_format);
     if let Some(path) = &loaded.path {
         guard_config_file(path);
@@ -157,6 +176,7 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Explain { .. } => unreachable!("handled before logging starts"),
         Command::Serve => {
             if settings.tenants.is_empty() {
                 tracing::warn!(
@@ -197,6 +217,51 @@ async fn run(cli: Cli) -> ExitCode {
                 // answered 2xx); tell the supervisor the drain was not clean.
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// `callq explain FILE`: the table (or the JSON) on stdout, the reason on
+/// stderr when the file cannot be explained (1). No logging is set up, so
+/// stdout holds only the explanation.
+async fn explain(
+    file: &std::path::Path,
+    settings: &callq::config::Settings,
+    tenant: Option<&str>,
+    json: bool,
+) -> ExitCode {
+    let (prepared, explanation) =
+        match callq::explain_file::explain_file(file, settings, tenant).await {
+            Ok(explained) => explained,
+            Err(e) => {
+                eprintln!("callq: cannot explain {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let shown = if json {
+        for note in &prepared.notes {
+            eprintln!("callq: reading {}, {note}", file.display());
+        }
+        match serde_json::to_string_pretty(&explanation) {
+            Ok(text) => text + "\n",
+            Err(e) => {
+                eprintln!("callq: cannot write the explanation: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        callq::explain_file::render(&prepared, &explanation, tenant)
+    };
+    // Written, not printed: a reader that stops early (`| head`) is no
+    // reason to panic.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("callq: cannot write the explanation: {e}");
+            ExitCode::FAILURE
         }
     }
 }

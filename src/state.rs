@@ -15,6 +15,7 @@ use axum::extract::FromRef;
 
 use crate::auth::Credentials;
 use crate::config::Settings;
+use crate::explain::Explainer;
 use crate::ingest::Ingest;
 use crate::maintenance::Maintenance;
 use crate::store::rollup::RollupTask;
@@ -46,6 +47,18 @@ pub struct AppState {
     /// The statistics rollup catch-up (`store/rollup/`), stopped at shutdown.
     #[from_ref(skip)]
     pub rollups: RollupTask,
+    /// Explain (issue 14): the style routers dry-run, for `POST /api/v1/explain`.
+    pub explainer: Explainer,
+}
+
+/// What the style routers (`protocols::router`) run on: where to submit and
+/// whose credentials to check, nothing else. The server's comes from
+/// [`AppState::styles`]; explain runs the same routers on one whose ingest
+/// captures instead of submitting (`crate::explain`).
+#[derive(Clone, FromRef)]
+pub struct StyleState {
+    pub ingest: Ingest,
+    pub credentials: Arc<Credentials>,
 }
 
 /// The read API's pool, with a statement timeout (see `store::ReadOptions`):
@@ -55,6 +68,14 @@ pub struct AppState {
 pub struct Reads(pub Store);
 
 impl AppState {
+    /// The part the style routers run on.
+    pub fn styles(&self) -> StyleState {
+        StyleState {
+            ingest: self.ingest.clone(),
+            credentials: self.credentials.clone(),
+        }
+    }
+
     /// Opens the writer's store and applies migrations (a database that is
     /// still starting gets ten seconds), opens the read pool (on
     /// `read_database_url` when one is set: a streaming replica, which the
@@ -97,6 +118,7 @@ impl AppState {
             Duration::from_secs(settings.rollup_grace_secs),
             Duration::from_secs(settings.rollup_interval_secs),
         );
+        let credentials = Arc::new(Credentials::from_tenants(&settings.tenants));
         Ok(AppState {
             rollups,
             ingest: Ingest::new(writer.clone()),
@@ -104,7 +126,8 @@ impl AppState {
             store,
             reads: Reads(reads),
             maintenance,
-            credentials: Arc::new(Credentials::from_tenants(&settings.tenants)),
+            explainer: Explainer::new(credentials.clone(), settings.body_limit_bytes),
+            credentials,
             settings: Arc::new(settings.clone()),
         })
     }

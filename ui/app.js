@@ -1,4 +1,5 @@
-// Sign-in, sign-out and the hash router (#/overview, #/reports?…, #/call/<id>).
+// Sign-in, sign-out and the hash router (#/overview, #/reports?…, #/call/<id>,
+// #/explain).
 "use strict";
 
 (function (CQ) {
@@ -109,6 +110,7 @@
     try {
       if (r.view === "reports") await CQ.explorer.render(view, r.params, isCurrent);
       else if (r.view === "call") await CQ.call.render(view, decodeURIComponent(r.rest), isCurrent);
+      else if (r.view === "explain") await CQ.explain.render(view);
       else await CQ.overview.render(view, r.params, isCurrent);
     } catch (e) {
       if (e instanceof CQ.api.ApiError && e.status === 401) return;

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// A query or path parameter that cannot be used as given.
     #[error("{message}")]
     BadParameter { parameter: String, message: String },
+    /// Authenticated, but not allowed this (explain: another tenant's request).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
@@ -47,6 +50,7 @@ impl ApiError {
         match self {
             ApiError::MissingToken | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -58,6 +62,7 @@ impl ApiError {
         match self {
             ApiError::MissingToken | ApiError::InvalidToken => "unauthorized",
             ApiError::BadParameter { .. } => "invalid_parameter",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable => "unavailable",

@@ -9,6 +9,7 @@
 mod auth;
 mod calls;
 mod error;
+mod explain;
 mod export;
 pub mod openapi;
 mod openapi_ingest;
@@ -21,7 +22,7 @@ mod ui;
 pub use error::ApiError;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 use crate::state::AppState;
 
@@ -45,6 +46,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/stats",
             get(stats::stats).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v1/explain",
+            post(explain::explain).fallback(explain::post_only),
         )
         .route(
             "/openapi.json",

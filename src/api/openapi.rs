@@ -35,6 +35,7 @@ use crate::store::query::{GroupStats, Percentiles, RatingStats, ReportRow};
         super::reports::get_one,
         super::calls::get_call,
         super::stats::stats,
+        super::explain::explain,
     ),
     components(schemas(
         ReportPage, ReportRow, Report, MediaStream, Modality, QualityClass, PoorReason, Protocol, Kind,

@@ -60,6 +60,7 @@ const ASSETS: &[Asset] = &[
     asset!("overview.js", JS),
     asset!("explorer.js", JS),
     asset!("call.js", JS),
+    asset!("explain.js", JS),
     asset!("app.css", CSS),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("vendor/uplot/uPlot.iife.min.js", JS),

@@ -115,18 +115,41 @@ pub fn annotate(stream: &mut MediaStream) {
     if stream.modality != Some(Modality::Audio) || stream.mos.is_some() {
         return;
     }
-    let rtt = stream.avg_inbound_rtt_ms.or(stream.avg_outbound_rtt_ms);
-    let (Some(rtt), Some(jitter), Some(loss)) = (
-        rtt,
-        stream.avg_inbound_jitter_ms,
-        stream.avg_inbound_loss_pct,
-    ) else {
+    let Some(inputs) = inputs(stream) else {
         return;
     };
-    let e = estimate(rtt, jitter, loss);
+    let e = estimate(inputs.rtt_ms, inputs.jitter_ms, inputs.loss_pct);
     stream.mos = Some(e.mos);
     stream.r_factor = Some(e.r_factor);
     stream.mos_model = Some(MODEL.to_owned());
+}
+
+/// What [`annotate`] estimates from, and which stream field each came from
+/// (explain shows them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inputs {
+    pub rtt_ms: f64,
+    /// `avg_inbound_rtt_ms`, or `avg_outbound_rtt_ms` when inbound is unset.
+    pub rtt_field: &'static str,
+    /// `avg_inbound_jitter_ms`.
+    pub jitter_ms: f64,
+    /// `avg_inbound_loss_pct`.
+    pub loss_pct: f64,
+}
+
+/// The inputs of the estimate for `stream`, `None` when one is missing.
+pub fn inputs(stream: &MediaStream) -> Option<Inputs> {
+    let (rtt_ms, rtt_field) = match (stream.avg_inbound_rtt_ms, stream.avg_outbound_rtt_ms) {
+        (Some(rtt), _) => (rtt, "avg_inbound_rtt_ms"),
+        (None, Some(rtt)) => (rtt, "avg_outbound_rtt_ms"),
+        (None, None) => return None,
+    };
+    Some(Inputs {
+        rtt_ms,
+        rtt_field,
+        jitter_ms: stream.avg_inbound_jitter_ms?,
+        loss_pct: stream.avg_inbound_loss_pct?,
+    })
 }
 
 fn non_negative(x: f64) -> f64 {

@@ -92,20 +92,12 @@ pub fn classify(stream: &MediaStream) -> Option<Classification> {
     if stream.modality != Some(Modality::Audio) {
         return None;
     }
-    let packets = [stream.inbound_packets, stream.outbound_packets]
-        .into_iter()
-        .flatten()
-        .max();
-    let worse = |a: Option<f64>, b: Option<f64>| {
-        [a, b]
-            .into_iter()
-            .flatten()
-            .filter(|v| v.is_finite())
-            .reduce(f64::max)
-    };
-    let rtt = worse(stream.avg_inbound_rtt_ms, stream.avg_outbound_rtt_ms);
-    let loss = worse(stream.avg_inbound_loss_pct, stream.avg_outbound_loss_pct);
-    let jitter = worse(stream.avg_inbound_jitter_ms, stream.avg_outbound_jitter_ms);
+    let Inputs {
+        packets,
+        rtt,
+        loss,
+        jitter,
+    } = inputs(stream);
     let unclassified = Classification {
         class: QualityClass::Unclassified,
         reasons: Vec::new(),
@@ -135,6 +127,36 @@ pub fn classify(stream: &MediaStream) -> Option<Classification> {
             class: QualityClass::Good,
             reasons: Vec::new(),
         })
+    }
+}
+
+/// What [`classify`] decides from: the larger packet count and the worse
+/// direction of each average (explain shows them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inputs {
+    pub packets: Option<i64>,
+    pub rtt: Option<f64>,
+    pub loss: Option<f64>,
+    pub jitter: Option<f64>,
+}
+
+/// The inputs [`classify`] reads from `stream`.
+pub fn inputs(stream: &MediaStream) -> Inputs {
+    let worse = |a: Option<f64>, b: Option<f64>| {
+        [a, b]
+            .into_iter()
+            .flatten()
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    };
+    Inputs {
+        packets: [stream.inbound_packets, stream.outbound_packets]
+            .into_iter()
+            .flatten()
+            .max(),
+        rtt: worse(stream.avg_inbound_rtt_ms, stream.avg_outbound_rtt_ms),
+        loss: worse(stream.avg_inbound_loss_pct, stream.avg_outbound_loss_pct),
+        jitter: worse(stream.avg_inbound_jitter_ms, stream.avg_outbound_jitter_ms),
     }
 }
 

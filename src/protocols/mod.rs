@@ -52,7 +52,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Credentials;
 use crate::http::{BodyLimit, RequestMeta};
 use crate::ingest::Ingest;
-use crate::state::AppState;
+use crate::state::StyleState;
 use crate::style::Style;
 
 /// What every ingest handler takes from its request besides the path and
@@ -60,7 +60,7 @@ use crate::style::Style;
 /// facts for the report, and the body with its limit. An extractor that
 /// takes the body, so a handler names it last.
 #[derive(FromRequest)]
-#[from_request(state(AppState))]
+#[from_request(state(StyleState))]
 pub struct Submission {
     pub ingest: State<Ingest>,
     pub credentials: State<Arc<Credentials>>,
@@ -69,8 +69,9 @@ pub struct Submission {
     pub body: Body,
 }
 
-/// All styles' routes.
-pub fn router() -> Router<AppState> {
+/// All styles' routes, on the state they need: the server serves them with
+/// its writer, explain with an ingest that captures.
+pub fn router() -> Router<StyleState> {
     Router::new()
         .merge(ucwa::router())
         .merge(graph::router())

@@ -53,7 +53,7 @@ pub use retention::{Pruned, RetentionPolicy};
 pub use write::Committed;
 pub use write::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 pub use write::writer::{
-    RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats,
+    RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats, check_key,
 };
 
 use std::time::Duration;
@@ -160,10 +160,18 @@ fn is_transient(e: &sqlx::Error) -> bool {
             // timeout), 55P03 (lock timeout), 53 (insufficient resources),
             // 40001/40P01 (serialization failure, deadlock): each rolled the
             // transaction back and may well succeed when tried again.
+            // 42P01/42703 (undefined table/column): callq's own schema is
+            // not there yet, which happens on a read replica still replaying
+            // the primary's migrations (`read_database_url`); the migrations
+            // on the primary ran before the server started, so it is "not
+            // yet", never a client's fault.
             code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53")
-                || matches!(code.as_ref(), "57014" | "55P03" | "40001" | "40P01")
+                || matches!(
+                    code.as_ref(),
+                    "57014" | "55P03" | "40001" | "40P01" | "42P01" | "42703"
+                )
         }
         _ => false,
     }

@@ -43,9 +43,14 @@ const NOT_A_DURATION: DurationError = DurationError(
     "expected an ISO 8601 duration such as PT0.03S or P1DT2H, or H:MM:SS[.ffffff] as Python's timedelta writes it",
 );
 
+/// True when `text` is read as ISO 8601 (else as a Python `timedelta`).
+pub fn is_iso8601(text: &str) -> bool {
+    text.trim_start_matches(['-', '+']).starts_with('P')
+}
+
 /// Parses an ISO 8601 day-time duration or a Python `timedelta` string.
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
-    let nanos = if text.trim_start_matches(['-', '+']).starts_with('P') {
+    let nanos = if is_iso8601(text) {
         parse_iso8601(text)?
     } else {
         parse_timedelta(text)?

@@ -49,9 +49,14 @@ async fn accept(headers: &HeaderMap, submission: Submission) -> Result<(), Graph
             BodyError::Unreadable(_) => GraphError::bad_request(error::UNREADABLE_JSON),
         })?;
     let tenant = principal.tenant.to_string();
-    let mut report =
-        decode_off_thread(bytes.len(), move || request::decode_report(&tenant, &bytes)).await?;
-    meta.apply(&mut report);
+    let trace = submission.ingest.trace();
+    let (report, trace) = decode_off_thread(bytes.len(), move || {
+        let report = request::decode_report(&tenant, &bytes, &trace);
+        (report, trace)
+    })
+    .await;
+    let mut report = report?;
+    meta.apply(&mut report, &trace);
     report
         .make_storable()
         .map_err(|e| GraphError::bad_request(format!("The request cannot be stored: {e}.")))?;
@@ -60,10 +65,24 @@ async fn accept(headers: &HeaderMap, submission: Submission) -> Result<(), Graph
         // (Microsoft's SDKs resend the same request, header included), so it
         // identifies a retry just as an Idempotency-Key would.
         report.idempotency_key = error::client_request_id(headers);
+        if report.idempotency_key.is_some() {
+            trace.field(|| crate::explain::Provenance {
+                field: "idempotency_key".into(),
+                source: crate::explain::Source {
+                    kind: crate::explain::SourceKind::Header,
+                    at: "client-request-id".into(),
+                },
+                raw: report.idempotency_key.clone(),
+                conversion: Some(
+                    "no Idempotency-Key: Graph's client-request-id identifies a retry".into(),
+                ),
+                model: None,
+            });
+        }
     }
     submission
         .ingest
-        .submit(report)
+        .submit_traced(report, trace)
         .await
         .map(drop)
         .map_err(|e| GraphError::from_write(&e))

@@ -23,7 +23,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{any, post};
 
-use crate::state::AppState;
+use crate::state::StyleState;
 use crate::style::Style;
 
 /// The action's path under each version prefix.
@@ -38,7 +38,7 @@ pub fn action_path(version: &str) -> String {
 /// else below the version prefixes `handler::other_path`, which still
 /// serves the spellings of the action Graph also takes and answers a
 /// Graph-style 404 for the rest.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<StyleState> {
     let action =
         || post(handler::log_teleconference_device_quality).fallback(handler::method_not_allowed);
     let mut router = Router::new();

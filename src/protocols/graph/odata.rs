@@ -62,6 +62,11 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// Every property name, in the order sent.
+    pub fn names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.map.keys().map(String::as_str)
+    }
+
     /// The property, or `None` when absent or `null`.
     pub fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|v| !v.is_null())

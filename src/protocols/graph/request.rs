@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::error::{self, GraphError};
 use super::odata::{Object, SchemaError};
+use crate::explain::{Ignored, Provenance, Source, SourceKind, Tolerated, Trace, number_text};
 use crate::model::{Kind, MediaStream, Modality, Protocol, Report};
 
 /// A validated `teleconferenceDeviceQuality`.
@@ -65,11 +66,21 @@ const VIDEO_ONLY: &[&str] = &[
 /// `call_id` is the callChainId (lower-case, the canonical GUID form, so
 /// that searches match whatever case clients used); there is one stream per
 /// `mediaQualityList` element.
-pub fn decode_report(tenant: &str, body: &[u8]) -> Result<Report, GraphError> {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+pub fn decode_report(tenant: &str, body: &[u8], trace: &Trace) -> Result<Report, GraphError> {
+    let stripped = body.strip_prefix(b"\xEF\xBB\xBF");
+    if stripped.is_some() {
+        trace.tolerated(|| Tolerated {
+            shape: "utf8-byte-order-mark".into(),
+            source: pointer(String::new()),
+            description: "a UTF-8 byte-order mark before the JSON, as .NET clients may send; \
+                          dropped (Graph tolerates it)"
+                .into(),
+        });
+    }
+    let body = stripped.unwrap_or(body);
     let json: Value = serde_json::from_slice(body)
         .map_err(|_| GraphError::bad_request(error::UNREADABLE_JSON))?;
-    let q = decode_body(&json).map_err(|e| GraphError::bad_request(e.to_string()))?;
+    let q = decode_body_traced(&json, trace).map_err(|e| GraphError::bad_request(e.to_string()))?;
     // Valid JSON is valid UTF-8, so this never loses anything.
     let raw = String::from_utf8_lossy(body).into_owned();
     let mut report = Report::new(
@@ -93,6 +104,11 @@ pub fn decode_report(tenant: &str, body: &[u8]) -> Result<Report, GraphError> {
 
 /// Decodes and validates a whole request body (already parsed as JSON).
 pub fn decode_body(body: &Value) -> Result<DeviceQuality, SchemaError> {
+    decode_body_traced(body, &Trace::off())
+}
+
+/// [`decode_body`], recording provenance into `trace`.
+pub fn decode_body_traced(body: &Value, trace: &Trace) -> Result<DeviceQuality, SchemaError> {
     let root = match body {
         Value::Object(_) => Object::at(body, "")?,
         _ => {
@@ -103,25 +119,90 @@ pub fn decode_body(body: &Value) -> Result<DeviceQuality, SchemaError> {
         }
     };
     let quality = root.require("quality", root.get("quality"))?;
-    decode_quality(quality)
+    if trace.enabled() {
+        ignore_unknown(
+            trace,
+            &root,
+            "",
+            &["quality"],
+            "not a parameter of the action",
+        );
+    }
+    decode_quality(quality, trace)
 }
 
-fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
+/// The properties of `teleconferenceDeviceQuality` callq reads.
+const QUALITY_PROPERTIES: &[&str] = &[
+    "@odata.type",
+    "callChainId",
+    "participantId",
+    "mediaLegId",
+    "deviceName",
+    "deviceDescription",
+    "cloudServiceDeploymentEnvironment",
+    "cloudServiceDeploymentId",
+    "cloudServiceInstanceName",
+    "cloudServiceName",
+    "mediaQualityList",
+];
+
+fn decode_quality(value: &Value, trace: &Trace) -> Result<DeviceQuality, SchemaError> {
     let q = Object::at(value, "quality")?;
     if let Some(declared) = odata_type(&q)?
         && declared != DEVICE_QUALITY
     {
         return Err(unknown_type(&q, declared));
     }
-    let call_chain_id = q.require("callChainId", q.guid("callChainId")?)?;
-    let participant_id = q.require("participantId", q.guid("participantId")?)?;
-    let media_leg_id = q.require("mediaLegId", q.guid("mediaLegId")?)?;
-    let device_name = q.require("deviceName", q.string("deviceName")?)?;
-    let device_description = q.require("deviceDescription", q.string("deviceDescription")?)?;
-    let cloud_service_deployment_environment = q.string("cloudServiceDeploymentEnvironment")?;
-    let cloud_service_deployment_id = q.string("cloudServiceDeploymentId")?;
-    let cloud_service_instance_name = q.string("cloudServiceInstanceName")?;
-    let cloud_service_name = q.string("cloudServiceName")?;
+    let guid = |name: &str, field: &'static str| -> Result<Uuid, SchemaError> {
+        let id = q.require(name, q.guid(name)?)?;
+        trace.field(|| {
+            let raw = q.get(name).map(Value::to_string).unwrap_or_default();
+            let canonical = id.to_string();
+            let conversion = (raw.trim_matches('"') != canonical)
+                .then(|| format!("{raw} → \"{canonical}\" (canonical lower-case GUID)"));
+            Provenance {
+                field: field.into(),
+                source: pointer(format!("/quality/{name}")),
+                raw: Some(raw),
+                conversion,
+                model: None,
+            }
+        });
+        Ok(id)
+    };
+    let text = |name: &str, field: &'static str| -> Result<Option<String>, SchemaError> {
+        let value = q.string(name)?;
+        if value.is_some() {
+            trace.field(|| taken(field.into(), format!("/quality/{name}"), q.get(name)));
+        }
+        Ok(value)
+    };
+    let call_chain_id = guid("callChainId", "call_id")?;
+    let participant_id = guid("participantId", "participant_id")?;
+    let media_leg_id = guid("mediaLegId", "media_leg_id")?;
+    let device_name = q.require("deviceName", text("deviceName", "device_name")?)?;
+    let device_description = q.require(
+        "deviceDescription",
+        text("deviceDescription", "device_description")?,
+    )?;
+    let cloud_service_deployment_environment = text(
+        "cloudServiceDeploymentEnvironment",
+        "cloud_service_deployment_environment",
+    )?;
+    let cloud_service_deployment_id =
+        text("cloudServiceDeploymentId", "cloud_service_deployment_id")?;
+    let cloud_service_instance_name =
+        text("cloudServiceInstanceName", "cloud_service_instance_name")?;
+    let cloud_service_name = text("cloudServiceName", "cloud_service_name")?;
+    if trace.enabled() {
+        ignore_unknown(
+            trace,
+            &q,
+            "/quality",
+            QUALITY_PROPERTIES,
+            "not a property of teleconferenceDeviceQuality (an open type: accepted)",
+        );
+    }
     let list = q.require("mediaQualityList", q.array("mediaQualityList")?)?;
     if list.len() > MAX_MEDIA_QUALITY_LIST {
         return Err(SchemaError::invalid(
@@ -135,7 +216,7 @@ fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
     let streams = list
         .iter()
         .enumerate()
-        .map(|(i, item)| decode_media(item, i))
+        .map(|(i, item)| decode_media(item, i, trace))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(DeviceQuality {
         call_chain_id,
@@ -151,53 +232,168 @@ fn decode_quality(value: &Value) -> Result<DeviceQuality, SchemaError> {
     })
 }
 
+/// The properties of the media-quality types callq reads (the video rates
+/// only on video and screen sharing).
+const MEDIA_PROPERTIES: &[&str] = &[
+    "@odata.type",
+    "channelIndex",
+    "mediaDuration",
+    "inboundPackets",
+    "outboundPackets",
+    "averageInboundJitter",
+    "maximumInboundJitter",
+    "averageOutboundJitter",
+    "maximumOutboundJitter",
+    "averageInboundPacketLossRateInPercentage",
+    "maximumInboundPacketLossRateInPercentage",
+    "averageOutboundPacketLossRateInPercentage",
+    "maximumOutboundPacketLossRateInPercentage",
+    "averageInboundRoundTripDelay",
+    "maximumInboundRoundTripDelay",
+    "averageOutboundRoundTripDelay",
+    "maximumOutboundRoundTripDelay",
+    "networkLinkSpeedInBytes",
+    "localIPAddress",
+    "localPort",
+    "remoteIPAddress",
+    "remotePort",
+];
+
 /// One `mediaQualityList` element as a stream row.
-fn decode_media(value: &Value, index: usize) -> Result<MediaStream, SchemaError> {
+fn decode_media(value: &Value, index: usize, trace: &Trace) -> Result<MediaStream, SchemaError> {
     let m = Object::at(value, format!("quality.mediaQualityList[{index}]"))?;
+    let at = |name: &str| format!("/quality/mediaQualityList/{index}/{name}");
+    let field = |name: &str| format!("streams[{index}].{name}");
     let modality = match odata_type(&m)? {
-        Some(declared) => MEDIA_TYPES
-            .iter()
-            .find(|(name, _)| *name == declared)
-            .map(|(_, modality)| *modality)
-            .ok_or_else(|| unknown_type(&m, declared))?,
-        None => inferred_modality(&m),
+        Some(declared) => {
+            let modality = MEDIA_TYPES
+                .iter()
+                .find(|(name, _)| *name == declared)
+                .map(|(_, modality)| *modality)
+                .ok_or_else(|| unknown_type(&m, declared))?;
+            trace.field(|| {
+                let raw = m
+                    .get("@odata.type")
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                Provenance {
+                    field: field("modality"),
+                    source: pointer(at("@odata.type")),
+                    conversion: Some(format!("{raw} → {}", modality.as_str())),
+                    raw: Some(raw),
+                    model: None,
+                }
+            });
+            modality
+        }
+        None => {
+            let modality = inferred_modality(&m);
+            trace.field(|| Provenance {
+                field: field("modality"),
+                source: pointer(at("@odata.type")),
+                raw: None,
+                conversion: Some(match modality {
+                    Modality::ScreenSharing => {
+                        "no @odata.type, video rates present → screen_sharing".into()
+                    }
+                    _ => "no @odata.type, no video rates → unknown".into(),
+                }),
+                model: None,
+            });
+            if modality == Modality::ScreenSharing {
+                trace.tolerated(|| Tolerated {
+                    shape: "untyped-screen-sharing-item".into(),
+                    source: pointer(format!("/quality/mediaQualityList/{index}")),
+                    description: "a mediaQualityList item without @odata.type that carries \
+                                  video rates: Microsoft's Python Graph SDK sends screen-sharing \
+                                  items so; read as teleconferenceDeviceScreenSharingQuality"
+                        .into(),
+                });
+            }
+            modality
+        }
     };
-    let ms = |name: &str| -> Result<Option<f64>, SchemaError> {
+    trace.field(|| Provenance {
+        field: field("ordinal"),
+        source: pointer(format!("/quality/mediaQualityList/{index}")),
+        raw: None,
+        conversion: Some(format!("position {index} in mediaQualityList")),
+        model: None,
+    });
+    let ms = |name: &str, to: &str| -> Result<Option<f64>, SchemaError> {
         match m.duration(name)? {
             Some(d) if d.is_negative() => Err(SchemaError::invalid(
                 m.path_of(name),
                 "a duration must not be negative",
             )),
-            Some(d) => Ok(Some(d.as_millis_f64())),
+            Some(d) => {
+                let millis = d.as_millis_f64();
+                if trace.enabled() {
+                    trace_duration(trace, &m, name, field(to), at(name), millis, index);
+                }
+                Ok(Some(millis))
+            }
             None => Ok(None),
         }
     };
-    let count = |name: &str| -> Result<Option<i64>, SchemaError> {
+    let count = |name: &str, to: &str| -> Result<Option<i64>, SchemaError> {
         match m.int64(name)? {
             Some(n) if n < 0 => Err(SchemaError::invalid(
                 m.path_of(name),
                 "must not be negative",
             )),
-            n => Ok(n),
+            Some(n) => {
+                trace.field(|| {
+                    let mut row = taken(field(to), at(name), m.get(name));
+                    if matches!(m.get(name), Some(Value::String(_))) {
+                        row.conversion = Some(format!(
+                            "\"{n}\" (Int64 as a string, OData IEEE754Compatible) → {n}"
+                        ));
+                    }
+                    row
+                });
+                Ok(Some(n))
+            }
+            None => Ok(None),
         }
     };
-    let percent = |name: &str| -> Result<Option<f64>, SchemaError> {
+    let percent = |name: &str, to: &str| -> Result<Option<f64>, SchemaError> {
         match m.double(name)? {
             Some(p) if !(0.0..=100.0).contains(&p) => Err(SchemaError::invalid(
                 m.path_of(name),
                 format!("{p} is not a percentage between 0 and 100"),
             )),
-            p => Ok(p),
+            Some(p) => {
+                trace.field(|| {
+                    let mut row = taken(field(to), at(name), m.get(name));
+                    row.conversion = Some(format!("{p} → {p} % (Graph sends percent)"));
+                    row
+                });
+                Ok(Some(p))
+            }
+            None => Ok(None),
         }
     };
-    let port = |name: &str| -> Result<Option<i32>, SchemaError> {
+    let port = |name: &str, to: &str| -> Result<Option<i32>, SchemaError> {
         match m.int32(name)? {
             Some(p) if !(0..=65_535).contains(&p) => Err(SchemaError::invalid(
                 m.path_of(name),
                 format!("{p} is not a port number (0 to 65535)"),
             )),
-            p => Ok(p),
+            p => {
+                if p.is_some() {
+                    trace.field(|| taken(field(to), at(name), m.get(name)));
+                }
+                Ok(p)
+            }
         }
+    };
+    let text = |name: &str, to: &str| -> Result<Option<String>, SchemaError> {
+        let value = m.string(name)?;
+        if value.is_some() {
+            trace.field(|| taken(field(to), at(name), m.get(name)));
+        }
+        Ok(value)
     };
     let channel_index = match m.int32("channelIndex")? {
         Some(i) if i < 0 => {
@@ -208,51 +404,190 @@ fn decode_media(value: &Value, index: usize) -> Result<MediaStream, SchemaError>
         }
         i => m.require("channelIndex", i)?,
     };
+    trace.field(|| {
+        taken(
+            field("channel_index"),
+            at("channelIndex"),
+            m.get("channelIndex"),
+        )
+    });
     let mut stream = MediaStream {
         ordinal: i32::try_from(index).unwrap_or(i32::MAX),
         modality: Some(modality),
         channel_index: Some(channel_index),
-        media_duration_ms: ms("mediaDuration")?,
-        inbound_packets: count("inboundPackets")?,
-        outbound_packets: count("outboundPackets")?,
-        avg_inbound_jitter_ms: ms("averageInboundJitter")?,
-        max_inbound_jitter_ms: ms("maximumInboundJitter")?,
-        avg_outbound_jitter_ms: ms("averageOutboundJitter")?,
-        max_outbound_jitter_ms: ms("maximumOutboundJitter")?,
-        avg_inbound_loss_pct: percent("averageInboundPacketLossRateInPercentage")?,
-        max_inbound_loss_pct: percent("maximumInboundPacketLossRateInPercentage")?,
-        avg_outbound_loss_pct: percent("averageOutboundPacketLossRateInPercentage")?,
-        max_outbound_loss_pct: percent("maximumOutboundPacketLossRateInPercentage")?,
-        avg_inbound_rtt_ms: ms("averageInboundRoundTripDelay")?,
-        max_inbound_rtt_ms: ms("maximumInboundRoundTripDelay")?,
-        avg_outbound_rtt_ms: ms("averageOutboundRoundTripDelay")?,
-        max_outbound_rtt_ms: ms("maximumOutboundRoundTripDelay")?,
-        network_link_speed_bytes: count("networkLinkSpeedInBytes")?,
-        local_ip: m.string("localIPAddress")?,
-        local_port: port("localPort")?,
-        remote_ip: m.string("remoteIPAddress")?,
-        remote_port: port("remotePort")?,
+        media_duration_ms: ms("mediaDuration", "media_duration_ms")?,
+        inbound_packets: count("inboundPackets", "inbound_packets")?,
+        outbound_packets: count("outboundPackets", "outbound_packets")?,
+        avg_inbound_jitter_ms: ms("averageInboundJitter", "avg_inbound_jitter_ms")?,
+        max_inbound_jitter_ms: ms("maximumInboundJitter", "max_inbound_jitter_ms")?,
+        avg_outbound_jitter_ms: ms("averageOutboundJitter", "avg_outbound_jitter_ms")?,
+        max_outbound_jitter_ms: ms("maximumOutboundJitter", "max_outbound_jitter_ms")?,
+        avg_inbound_loss_pct: percent(
+            "averageInboundPacketLossRateInPercentage",
+            "avg_inbound_loss_pct",
+        )?,
+        max_inbound_loss_pct: percent(
+            "maximumInboundPacketLossRateInPercentage",
+            "max_inbound_loss_pct",
+        )?,
+        avg_outbound_loss_pct: percent(
+            "averageOutboundPacketLossRateInPercentage",
+            "avg_outbound_loss_pct",
+        )?,
+        max_outbound_loss_pct: percent(
+            "maximumOutboundPacketLossRateInPercentage",
+            "max_outbound_loss_pct",
+        )?,
+        avg_inbound_rtt_ms: ms("averageInboundRoundTripDelay", "avg_inbound_rtt_ms")?,
+        max_inbound_rtt_ms: ms("maximumInboundRoundTripDelay", "max_inbound_rtt_ms")?,
+        avg_outbound_rtt_ms: ms("averageOutboundRoundTripDelay", "avg_outbound_rtt_ms")?,
+        max_outbound_rtt_ms: ms("maximumOutboundRoundTripDelay", "max_outbound_rtt_ms")?,
+        network_link_speed_bytes: count("networkLinkSpeedInBytes", "network_link_speed_bytes")?,
+        local_ip: text("localIPAddress", "local_ip")?,
+        local_port: port("localPort", "local_port")?,
+        remote_ip: text("remoteIPAddress", "remote_ip")?,
+        remote_port: port("remotePort", "remote_port")?,
         ..MediaStream::default()
     };
     // The video rates exist on video and screen sharing (which derives from
     // video), and on items that declare no type; on audio they would be
     // undeclared open properties, kept only in the raw payload.
     if modality != Modality::Audio {
-        let rate = |name: &str| -> Result<Option<f64>, SchemaError> {
+        let rate = |name: &str, to: &str| -> Result<Option<f64>, SchemaError> {
             match m.double(name)? {
                 Some(r) if r < 0.0 => Err(SchemaError::invalid(
                     m.path_of(name),
                     "must not be negative",
                 )),
-                r => Ok(r),
+                r => {
+                    if r.is_some() {
+                        trace.field(|| taken(field(to), at(name), m.get(name)));
+                    }
+                    Ok(r)
+                }
             }
         };
-        stream.avg_inbound_bitrate_bps = rate("averageInboundBitRate")?;
-        stream.avg_outbound_bitrate_bps = rate("averageOutboundBitRate")?;
-        stream.avg_inbound_frame_rate = rate("averageInboundFrameRate")?;
-        stream.avg_outbound_frame_rate = rate("averageOutboundFrameRate")?;
+        stream.avg_inbound_bitrate_bps = rate("averageInboundBitRate", "avg_inbound_bitrate_bps")?;
+        stream.avg_outbound_bitrate_bps =
+            rate("averageOutboundBitRate", "avg_outbound_bitrate_bps")?;
+        stream.avg_inbound_frame_rate = rate("averageInboundFrameRate", "avg_inbound_frame_rate")?;
+        stream.avg_outbound_frame_rate =
+            rate("averageOutboundFrameRate", "avg_outbound_frame_rate")?;
+    }
+    if trace.enabled() {
+        let prefix = format!("/quality/mediaQualityList/{index}");
+        let mut known = MEDIA_PROPERTIES.to_vec();
+        if modality != Modality::Audio {
+            known.extend_from_slice(VIDEO_ONLY);
+        } else {
+            ignore_listed(
+                trace,
+                &m,
+                &prefix,
+                VIDEO_ONLY,
+                "a video rate on an audio item: teleconferenceDeviceAudioQuality has no such \
+                 property (an open type: accepted)",
+            );
+            known.extend_from_slice(VIDEO_ONLY);
+        }
+        ignore_unknown(
+            trace,
+            &m,
+            &prefix,
+            &known,
+            "not a property of the media-quality types (an open type: accepted)",
+        );
     }
     Ok(stream)
+}
+
+/// The row of a duration read as milliseconds, and the tolerated shape when
+/// it was written as Python's `timedelta`.
+fn trace_duration(
+    trace: &Trace,
+    m: &Object,
+    name: &str,
+    field: String,
+    at: String,
+    millis: f64,
+    index: usize,
+) {
+    let Some(Value::String(text)) = m.get(name) else {
+        return;
+    };
+    let iso = super::duration::is_iso8601(text);
+    trace.field(|| Provenance {
+        field,
+        source: pointer(at.clone()),
+        raw: Some(format!("\"{text}\"")),
+        conversion: Some(if iso {
+            format!("\"{text}\" → {} ms", number_text(millis))
+        } else {
+            format!(
+                "\"{text}\" (Python SDK timedelta) → {} ms",
+                number_text(millis)
+            )
+        }),
+        model: None,
+    });
+    if !iso {
+        trace.tolerated(|| Tolerated {
+            shape: "python-timedelta-duration".into(),
+            source: pointer(at),
+            description: format!(
+                "an Edm.Duration written as Python's str(timedelta), as Microsoft's Python \
+                 Graph SDK sends it (item {index}); read as H:MM:SS[.ffffff]"
+            ),
+        });
+    }
+}
+
+/// A JSON pointer source.
+fn pointer(at: String) -> Source {
+    Source {
+        kind: SourceKind::JsonPointer,
+        at,
+    }
+}
+
+/// A row for a value taken as sent.
+fn taken(field: String, at: String, raw: Option<&Value>) -> Provenance {
+    Provenance {
+        field,
+        source: pointer(at),
+        raw: raw.map(Value::to_string),
+        conversion: None,
+        model: None,
+    }
+}
+
+/// Records the properties of `object` outside `known` as ignored.
+fn ignore_unknown(trace: &Trace, object: &Object, prefix: &str, known: &[&str], reason: &str) {
+    for name in object.names() {
+        if !known.contains(&name) {
+            trace.ignored(|| Ignored {
+                source: pointer(format!("{prefix}/{}", escape_pointer(name))),
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+/// Records the set properties of `object` among `names` as ignored.
+fn ignore_listed(trace: &Trace, object: &Object, prefix: &str, names: &[&str], reason: &str) {
+    for name in names {
+        if object.get(name).is_some() {
+            trace.ignored(|| Ignored {
+                source: pointer(format!("{prefix}/{name}")),
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+/// A property name as a JSON pointer token (RFC 6901: `~` → `~0`, `/` → `~1`).
+fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 /// The modality of an element that names no `@odata.type`.
@@ -326,7 +661,7 @@ mod tests {
             b"\xff\xfe{}",
             b"{\"quality\": \"\\ud800\"}",
         ] {
-            let e = decode_report("acme", bad).unwrap_err();
+            let e = decode_report("acme", bad, &Trace::off()).unwrap_err();
             assert_eq!(e.message, error::UNREADABLE_JSON, "{bad:?}");
         }
     }
@@ -334,7 +669,7 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_tolerated() {
         let body = "\u{feff}{\"quality\":{\"callChainId\":\"0622673d-9f69-49b3-9d4f-5ec64f42ecce\",\"participantId\":\"ea078406-b5d4-4d3c-b85e-90103dcec7f6\",\"mediaLegId\":\"bd9ee398-4b9d-42c7-8b8d-4e8efad9435f\",\"deviceName\":\"a\",\"deviceDescription\":\"b\",\"mediaQualityList\":[]}}";
-        let report = decode_report("acme", body.as_bytes()).unwrap();
+        let report = decode_report("acme", body.as_bytes(), &Trace::off()).unwrap();
         assert!(report.raw_payload.starts_with('{'));
         assert_eq!(report.call_id, "0622673d-9f69-49b3-9d4f-5ec64f42ecce");
     }

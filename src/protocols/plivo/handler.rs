@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::auth::authenticate;
 use super::error::PlivoError;
-use super::request::{self, body_text, call_uuid};
+use super::request::{self, body_text, call_uuid_traced};
 use crate::http::{BodyError, decode_off_thread, read_body};
 use crate::protocols::Submission;
 
@@ -45,26 +45,30 @@ async fn accept(
     let principal = authenticate(&submission.credentials, headers)?;
     // A path segment that does not even decode is as wrong a call UUID as any.
     let Path(raw_uuid) = path.map_err(|_| PlivoError::BadCallUuid)?;
-    let call = call_uuid(&raw_uuid)?;
+    let trace = submission.ingest.trace();
+    let call = call_uuid_traced(&raw_uuid, &trace)?;
     let body = read_body(submission.body, submission.limit.0)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge { limit } => PlivoError::BodyTooLarge { limit },
             BodyError::Unreadable(_) => PlivoError::MalformedBody,
         })?;
-    if body_text(&body)?.trim().is_empty() {
+    // An explain call counts nothing.
+    if body_text(&body)?.trim().is_empty() && !submission.ingest.is_dry_run() {
         count_empty_body(submission.meta.user_agent.as_deref());
     }
     let tenant = principal.tenant.to_string();
-    let mut report = decode_off_thread(body.len(), move || {
-        request::decode_report(&tenant, call, &body)
+    let (report, trace) = decode_off_thread(body.len(), move || {
+        let report = request::decode_report(&tenant, call, &body, &trace);
+        (report, trace)
     })
-    .await?;
-    submission.meta.apply(&mut report);
+    .await;
+    let mut report = report?;
+    submission.meta.apply(&mut report, &trace);
     report
         .make_storable()
         .map_err(|e| PlivoError::Unstorable(e.to_string()))?;
-    match submission.ingest.submit(report).await {
+    match submission.ingest.submit_traced(report, trace).await {
         Ok(committed) => Ok(Posted::new(committed.id)),
         Err(e) => {
             tracing::warn!(error = %e, "plivo feedback not stored");

@@ -22,7 +22,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 
-use crate::state::AppState;
+use crate::state::StyleState;
 use crate::style::Style;
 
 /// The feedback endpoint below the style's prefix.
@@ -35,7 +35,7 @@ pub fn feedback_path() -> String {
 
 /// This style's routes: the feedback endpoint (with and without its trailing
 /// slash, as clients differ) and a catch-all for the rest of the prefix.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<StyleState> {
     let prefix = Style::Plivo.prefix();
     let path = feedback_path();
     let feedback = || post(handler::post_feedback).fallback(handler::method_not_allowed);

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::PlivoError;
 use super::issue::Issue;
+use crate::explain::{Ignored, Provenance, Source, SourceKind, Tolerated, Trace};
 use crate::model::{Kind, Protocol, Report};
 
 /// Longest `notes` accepted, in characters. Plivo states no limit for the
@@ -34,7 +35,13 @@ pub struct Feedback {
 /// syntax at all is not documented; so the last group may have 10 to 12 hex
 /// digits, which lets the doc's own examples through while anything else that
 /// is not UUID-shaped still gets Plivo's 404 `Please check the Call UUID`.
+#[cfg(test)]
 pub fn call_uuid(raw: &str) -> Result<String, PlivoError> {
+    call_uuid_traced(raw, &Trace::off())
+}
+
+/// [`call_uuid`], recording where the call id came from.
+pub fn call_uuid_traced(raw: &str, trace: &Trace) -> Result<String, PlivoError> {
     let groups: Vec<&str> = raw.split('-').collect();
     let shaped = groups.len() == 5
         && groups
@@ -44,15 +51,43 @@ pub fn call_uuid(raw: &str) -> Result<String, PlivoError> {
     if !shaped {
         return Err(PlivoError::BadCallUuid);
     }
-    Ok(raw.to_ascii_lowercase())
+    let canonical = raw.to_ascii_lowercase();
+    trace.field(|| Provenance {
+        field: "call_id".into(),
+        source: Source {
+            kind: SourceKind::PathSegment,
+            at: "{call_uuid}".into(),
+        },
+        raw: Some(raw.to_owned()),
+        conversion: (canonical != raw).then(|| format!("{raw} → {canonical} (lower case)")),
+        model: None,
+    });
+    if groups[4].len() < 12 {
+        trace.tolerated(|| Tolerated {
+            shape: "short-call-uuid".into(),
+            source: Source {
+                kind: SourceKind::PathSegment,
+                at: "{call_uuid}".into(),
+            },
+            description: "a call UUID whose last group has fewer than 12 hex digits, as two of \
+                          Plivo's own documentation examples write it"
+                .into(),
+        });
+    }
+    Ok(canonical)
 }
 
 /// The feedback report of `tenant` about call `call_uuid` (already checked
 /// with [`call_uuid`]): `body` decoded and validated as [`decode`] does, and
 /// kept whole as the raw payload.
-pub fn decode_report(tenant: &str, call_uuid: String, body: &[u8]) -> Result<Report, PlivoError> {
+pub fn decode_report(
+    tenant: &str,
+    call_uuid: String,
+    body: &[u8],
+    trace: &Trace,
+) -> Result<Report, PlivoError> {
     let text = body_text(body)?;
-    let feedback = decode(text)?;
+    let feedback = decode_traced(text, trace)?;
     let mut report = Report::new(tenant, Protocol::Plivo, Kind::Feedback, call_uuid, text);
     report.rating = Some(feedback.rating);
     report.issues = feedback
@@ -77,8 +112,34 @@ pub fn body_text(body: &[u8]) -> Result<&str, PlivoError> {
 /// PHP and .NET SDKs add the call UUID and internal flags) are ignored; they
 /// stay in the stored raw payload.
 pub fn decode(text: &str) -> Result<Feedback, PlivoError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    decode_traced(text, &Trace::off())
+}
+
+/// The keys of a feedback body callq reads.
+const KNOWN_KEYS: [&str; 4] = ["rating", "issues", "notes", "Notes"];
+
+/// [`decode`], recording provenance into `trace`.
+pub fn decode_traced(text: &str, trace: &Trace) -> Result<Feedback, PlivoError> {
+    let stripped = text.strip_prefix('\u{feff}');
+    if stripped.is_some() {
+        trace.tolerated(|| {
+            tolerated(
+                "utf8-byte-order-mark",
+                "",
+                "a UTF-8 byte-order mark before the JSON; dropped",
+            )
+        });
+    }
+    let text = stripped.unwrap_or(text);
     let fields = if text.trim().is_empty() {
+        trace.tolerated(|| {
+            tolerated(
+                "empty-body",
+                "",
+                "an empty body, as current plivo-node SDKs send every feedback (their HTTP \
+                 client drops it); read as {} (so the missing rating's 422 follows)",
+            )
+        });
         Map::new()
     } else {
         match serde_json::from_str::<Value>(text) {
@@ -89,11 +150,121 @@ pub fn decode(text: &str) -> Result<Feedback, PlivoError> {
     let rating = rating(fields.get("rating"))?;
     let issues = issues(fields.get("issues"), rating)?;
     let notes = notes(&fields)?;
+    // The real path pays one branch here; every row is built below.
+    if trace.enabled() {
+        trace_feedback(trace, &fields, rating, notes.as_deref());
+    }
     Ok(Feedback {
         rating,
         issues,
         notes,
     })
+}
+
+/// The rows of a valid feedback: the rating, each issue, the notes, and the
+/// keys that are not feedback arguments.
+fn trace_feedback(trace: &Trace, fields: &Map<String, Value>, rating: f64, notes: Option<&str>) {
+    let sent = fields.get("rating");
+    let as_string = matches!(sent, Some(Value::String(_)));
+    trace.field(|| {
+        let raw = sent.map(Value::to_string).unwrap_or_default();
+        Provenance {
+            field: "rating".into(),
+            source: pointer("/rating"),
+            conversion: as_string.then(|| format!("{raw} → {rating:?}")),
+            raw: Some(raw),
+            model: None,
+        }
+    });
+    if as_string {
+        trace.tolerated(|| {
+            tolerated(
+                "rating-as-string",
+                "/rating",
+                "the rating as a numeric string, as Plivo's curl example and its Python and Go \
+                 SDKs send it; read as the number",
+            )
+        });
+    }
+    trace_issues(trace, fields.get("issues"));
+    if let Some(text) = notes {
+        // The lowercase key wins when both carry text (see `notes`).
+        let key = match fields.get("notes") {
+            Some(Value::String(t)) if !t.trim().is_empty() => "notes",
+            _ => "Notes",
+        };
+        trace.field(|| Provenance {
+            field: "notes".into(),
+            source: pointer(&format!("/{key}")),
+            raw: Some(Value::String(text.to_owned()).to_string()),
+            conversion: None,
+            model: None,
+        });
+    }
+    for key in fields.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        trace.ignored(|| Ignored {
+            source: pointer(&format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            reason: "not a feedback argument (the Go, PHP and .NET SDKs add the call UUID and \
+                     internal flags)"
+                .into(),
+        });
+    }
+}
+
+/// Rows for each issue name: canonical names as sent, other spellings with
+/// their mapping, repeats as ignored.
+fn trace_issues(trace: &Trace, value: Option<&Value>) {
+    let Some(Value::Array(names)) = value else {
+        if matches!(value, Some(Value::Null)) {
+            trace.tolerated(|| {
+                tolerated(
+                    "null-issues",
+                    "/issues",
+                    "issues: null, as the Go SDK sends for no issues; read as absent",
+                )
+            });
+        }
+        return;
+    };
+    let mut seen = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let Some(issue) = name.as_str().and_then(Issue::from_wire) else {
+            continue;
+        };
+        let at = format!("/issues/{i}");
+        if seen.contains(&issue) {
+            trace.ignored(|| Ignored {
+                source: pointer(&at),
+                reason: format!("{} again: each issue is kept once", issue.as_str()),
+            });
+            continue;
+        }
+        let index = seen.len();
+        seen.push(issue);
+        let sent = name.as_str().unwrap_or_default();
+        trace.field(|| Provenance {
+            field: format!("issues[{index}]"),
+            source: pointer(&at),
+            raw: Some(name.to_string()),
+            conversion: (sent != issue.as_str()).then(|| format!("{sent} → {}", issue.as_str())),
+            model: None,
+        });
+    }
+}
+
+fn pointer(at: &str) -> Source {
+    Source {
+        kind: SourceKind::JsonPointer,
+        at: at.to_owned(),
+    }
+}
+
+fn tolerated(shape: &str, at: &str, description: &str) -> Tolerated {
+    Tolerated {
+        shape: shape.into(),
+        source: pointer(at),
+        description: description.into(),
+    }
 }
 
 /// A JSON number, or a string holding one (`"4"`, `"4.0"`, `"4.5"`: Plivo's

@@ -17,7 +17,7 @@ use super::auth::{self, CONVERSATION_SCOPES, authenticate};
 use super::enums::SessionState;
 use super::error::UcwaError;
 use super::media::{self, Format, Unsupported, reply_type};
-use super::request::{self, Operation, call_id, raw_ids};
+use super::request::{self, Operation, call_id, call_id_traced, raw_ids};
 use super::session::Session;
 use super::{RESOURCE_REVISION, stamp};
 use crate::auth::Credentials;
@@ -62,7 +62,8 @@ async fn accept(
 ) -> Result<(), UcwaError> {
     let principal = authenticate(&submission.credentials, headers, auth::scopes(op))?;
     check_revision(headers)?;
-    let call_id = call_id(uri)?;
+    let trace = submission.ingest.trace();
+    let call_id = call_id_traced(uri, &trace)?;
     let declared = media::request_format(headers).map_err(|u| match u {
         Unsupported::Type(t) => UcwaError::unsupported_media_type(&format!("Content-Type '{t}'")),
         Unsupported::Charset(c) => UcwaError::unsupported_media_type(&format!("charset '{c}'")),
@@ -76,17 +77,19 @@ async fn accept(
     let tenant = principal.tenant.to_string();
     // Decoding (and the MS-QoE extraction) is CPU work proportional to the
     // body: a large body is decoded off the async workers.
-    let mut report = decode_off_thread(bytes.len(), move || {
-        request::decode_report(&tenant, op, call_id, declared, &bytes)
+    let (report, trace) = decode_off_thread(bytes.len(), move || {
+        let report = request::decode_report(&tenant, op, call_id, declared, &bytes, &trace);
+        (report, trace)
     })
-    .await?;
-    submission.meta.apply(&mut report);
+    .await;
+    let mut report = report?;
+    submission.meta.apply(&mut report, &trace);
     report
         .make_storable()
         .map_err(|e| UcwaError::invalid_parameter(e.field, &e.to_string()))?;
     submission
         .ingest
-        .submit(report)
+        .submit_traced(report, trace)
         .await
         .map_err(|e| UcwaError::from_write(&e))?;
     Ok(())

@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 
-use crate::state::AppState;
+use crate::state::StyleState;
 use crate::style::Style;
 
 pub use enums::{ErrorCode, ErrorSubcode, SessionState};
@@ -50,7 +50,7 @@ pub fn audio_video() -> String {
 }
 
 /// This style's routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<StyleState> {
     let audio_video = audio_video();
     Router::new()
         .route(

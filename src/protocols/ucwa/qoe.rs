@@ -32,6 +32,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
 use super::xml_bounds::{Budget, Limits, forbidden_character};
+use crate::explain::{Ignored, Provenance, Source, SourceKind, Trace, number_text};
 use crate::model::{MediaStream, Modality};
 
 /// The Microsoft server refuses QoE reports larger than 300 KB, so no real
@@ -50,16 +51,103 @@ const MAX_LABEL_CHARS: usize = 128;
 /// in document order across all session reports. Empty when `qoe` is not a
 /// well-formed `VQReportEvent` document (see the module documentation).
 pub fn extract_streams(qoe: &str) -> Vec<MediaStream> {
+    extract_streams_traced(qoe, &Trace::off())
+}
+
+/// [`extract_streams`], recording provenance into `trace`: a row per value
+/// kept, an ignored row per value dropped, and one when the document as a
+/// whole yields nothing. Rows of a walk that ends unusable are discarded
+/// with its streams.
+pub fn extract_streams_traced(qoe: &str, trace: &Trace) -> Vec<MediaStream> {
     let document = qoe.trim_start_matches('\u{feff}');
-    if document.len() > MAX_DOCUMENT_BYTES || forbidden_character(document).is_some() {
-        return Vec::new();
+    let unusable = |why: &str| {
+        trace.ignored(|| Ignored {
+            source: xml_path("/".into()),
+            reason: format!("mediaQualityOfExperience {why}: no streams, the text is kept as sent"),
+        });
+        Vec::new()
+    };
+    if document.len() > MAX_DOCUMENT_BYTES {
+        return unusable("is larger than 300 KB");
     }
-    walk(document)
-        .unwrap_or_default()
+    if forbidden_character(document).is_some() {
+        return unusable("holds a character XML does not allow");
+    }
+    let walked = trace.child();
+    let Ok(lines) = walk(document, &walked) else {
+        return unusable("is not a well-formed MS-QoE VQReportEvent document");
+    };
+    let streams = lines
         .into_iter()
         .enumerate()
-        .map(|(ordinal, line)| line.into_stream(ordinal as i32))
-        .collect()
+        .map(|(ordinal, line)| line.into_stream(ordinal as i32, &walked))
+        .collect();
+    trace.absorb(walked);
+    streams
+}
+
+fn xml_path(at: String) -> Source {
+    Source {
+        kind: SourceKind::XmlPath,
+        at,
+    }
+}
+
+/// Where in the document the media line being read sits, for its rows.
+#[derive(Clone, Copy)]
+struct Place {
+    /// `VQSessionReport` or `VQSessionIntervalReport`.
+    report: &'static str,
+    /// The line's position among the document's media lines (its stream
+    /// ordinal).
+    ordinal: usize,
+}
+
+impl Place {
+    /// The XML path of the element `rest` below the media line.
+    fn at(self, rest: &[&str]) -> Source {
+        let mut at = format!(
+            "/VQReportEvent/{}/MediaLine[{}]",
+            self.report,
+            self.ordinal + 1
+        );
+        for name in rest {
+            at.push('/');
+            at.push_str(name);
+        }
+        xml_path(at)
+    }
+
+    fn field(self, name: &str) -> String {
+        format!("streams[{}].{name}", self.ordinal)
+    }
+
+    /// `parsed` (the value of the element at `rest`, read from `raw`), with
+    /// its row: kept as `field` with `conversion`, or dropped as unusable.
+    fn keep<T: Copy>(
+        self,
+        trace: &Trace,
+        rest: &[&str],
+        field: impl FnOnce() -> String,
+        raw: &str,
+        parsed: Option<T>,
+        conversion: impl FnOnce(T) -> Option<String>,
+    ) -> Option<T> {
+        match parsed {
+            Some(value) => trace.field(|| Provenance {
+                field: self.field(&field()),
+                source: self.at(rest),
+                raw: Some(raw.to_owned()),
+                conversion: conversion(value),
+                model: None,
+            }),
+            None => trace.ignored(|| Ignored {
+                source: self.at(rest),
+                reason: format!("{raw:?} is not a usable value here: dropped"),
+            }),
+        }
+        parsed
+    }
 }
 
 /// Why a document yields nothing. Only used to leave the walk early; callers
@@ -68,7 +156,7 @@ struct Unusable;
 
 /// Reads the whole document, collecting media lines; `Err` for anything that is
 /// not a complete, well-formed `VQReportEvent`.
-fn walk(document: &str) -> Result<Vec<MediaLine>, Unusable> {
+fn walk(document: &str, trace: &Trace) -> Result<Vec<MediaLine>, Unusable> {
     let mut reader = NsReader::from_str(document);
     reader.config_mut().expand_empty_elements = true;
 
@@ -105,7 +193,20 @@ fn walk(document: &str) -> Result<Vec<MediaLine>, Unusable> {
                 match path.as_slice() {
                     [root] if *root != "VQReportEvent" => return Err(Unusable),
                     [_, report, "MediaLine"] if is_session_report(report) => {
-                        current = (lines.len() < MAX_MEDIA_LINES).then(|| MediaLine::open(&start));
+                        let place = Place {
+                            report,
+                            ordinal: lines.len(),
+                        };
+                        current =
+                            (lines.len() < MAX_MEDIA_LINES).then(|| MediaLine::open(&start, place));
+                        if current.is_none() {
+                            trace.ignored(|| Ignored {
+                                source: xml_path(format!("/VQReportEvent/{report}/MediaLine")),
+                                reason: format!(
+                                    "media lines past the first {MAX_MEDIA_LINES} are not read"
+                                ),
+                            });
+                        }
                     }
                     [_, report, "MediaLine", rest @ ..] if is_session_report(report) => {
                         if let Some(line) = current.as_mut() {
@@ -122,7 +223,7 @@ fn walk(document: &str) -> Result<Vec<MediaLine>, Unusable> {
                     }
                     [_, report, "MediaLine", rest @ ..] if is_session_report(report) => {
                         if let (Some(line), Some(value)) = (current.as_mut(), text.value()) {
-                            line.on_value(rest, value);
+                            line.on_value(rest, value, trace);
                         }
                     }
                     _ => {}
@@ -305,29 +406,80 @@ struct Flow {
 
 impl Flow {
     /// Stores the value of the element at `path` (below `InboundStream` or
-    /// `OutboundStream`), if it is one callq keeps.
-    fn on_value(&mut self, path: &[&str], value: &str) {
+    /// `OutboundStream`, which `full` includes), if it is one callq keeps.
+    fn on_value(
+        &mut self,
+        path: &[&str],
+        value: &str,
+        direction: &str,
+        full: &[&str],
+        place: Place,
+        trace: &Trace,
+    ) {
+        let ms = |field: &str| {
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, milliseconds(value), |v| {
+                Some(format!("{value} → {} ms", number_text(v)))
+            })
+        };
+        let percent = |field: &str, name: &str| {
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, fraction_as_percent(value), |v| {
+                Some(format!("{name} {value} → {} %", number_text(v)))
+            })
+        };
+        let plain = |field: &str| {
+            let field = || field.replace("{dir}", direction);
+            place.keep(trace, full, field, value, non_negative(value), |_| None)
+        };
         match path {
-            ["Network", "Jitter", "InterArrival"] => self.avg_jitter_ms = milliseconds(value),
-            ["Network", "Jitter", "InterArrivalMax"] => self.max_jitter_ms = milliseconds(value),
-            ["Network", "PacketLoss", "LossRate"] => self.avg_loss_pct = fraction_as_percent(value),
-            ["Network", "PacketLoss", "LossRateMax"] => {
-                self.max_loss_pct = fraction_as_percent(value)
+            ["Network", "Jitter", "InterArrival"] => self.avg_jitter_ms = ms("avg_{dir}_jitter_ms"),
+            ["Network", "Jitter", "InterArrivalMax"] => {
+                self.max_jitter_ms = ms("max_{dir}_jitter_ms")
             }
-            ["Network", "Delay", "RoundTrip"] => self.avg_rtt_ms = milliseconds(value),
-            ["Network", "Delay", "RoundTripMax"] => self.max_rtt_ms = milliseconds(value),
-            ["Network", "Utilization", "Packets"] => self.packets = count(value),
-            ["Payload", "Video", "VideoBitRateAvg"] => self.avg_bitrate_bps = non_negative(value),
-            ["Payload", "Video", "VideoFrameRateAvg"] => self.avg_frame_rate = non_negative(value),
+            ["Network", "PacketLoss", "LossRate"] => {
+                self.avg_loss_pct = percent("avg_{dir}_loss_pct", "LossRate")
+            }
+            ["Network", "PacketLoss", "LossRateMax"] => {
+                self.max_loss_pct = percent("max_{dir}_loss_pct", "LossRateMax")
+            }
+            ["Network", "Delay", "RoundTrip"] => self.avg_rtt_ms = ms("avg_{dir}_rtt_ms"),
+            ["Network", "Delay", "RoundTripMax"] => self.max_rtt_ms = ms("max_{dir}_rtt_ms"),
+            ["Network", "Utilization", "Packets"] => {
+                let field = || format!("{direction}_packets");
+                self.packets = place.keep(trace, full, field, value, count(value), |n| {
+                    (n.to_string() != value).then(|| format!("{value} → {n}"))
+                });
+            }
+            ["Payload", "Video", "VideoBitRateAvg"] => {
+                self.avg_bitrate_bps = plain("avg_{dir}_bitrate_bps")
+            }
+            ["Payload", "Video", "VideoFrameRateAvg"] => {
+                self.avg_frame_rate = plain("avg_{dir}_frame_rate")
+            }
             _ => {}
         }
     }
 }
 
+/// The MOS a media line reports, where it sits and the model name it is
+/// stored under.
+struct ReportedMos<'a> {
+    score: f64,
+    /// The text as sent (kept only when explain records).
+    raw: Option<&'a str>,
+    model: &'static str,
+    /// Its element path below the media line.
+    at: &'static [&'static str],
+}
+
 /// One `MediaLine` being read.
-#[derive(Default)]
 struct MediaLine {
+    place: Place,
     label: Option<String>,
+    /// The `Label` attribute as sent when it was not kept as `label`, for
+    /// explain.
+    raw_label: Option<String>,
     /// The payload element kind seen under a stream (`Audio`, `Video`,
     /// `ApplicationSharing`): the fallback when the label says nothing.
     payload_modality: Option<Modality>,
@@ -335,9 +487,10 @@ struct MediaLine {
     remote: Address,
     inbound: Flow,
     outbound: Flow,
-    network_mos: Option<f64>,
-    listening_mos: Option<f64>,
-    conversational_mos: Option<f64>,
+    /// Each MOS, with its text as sent when explain is recording.
+    network_mos: Option<(f64, Option<String>)>,
+    listening_mos: Option<(f64, Option<String>)>,
+    conversational_mos: Option<(f64, Option<String>)>,
 }
 
 /// An `AddrType` element (`LocalAddr`, `RemoteAddr`).
@@ -348,14 +501,37 @@ struct Address {
 }
 
 impl Address {
-    fn on_value(&mut self, name: &str, value: &str) {
+    /// `side` is `local` or `remote`; `full` the element's path below the
+    /// media line.
+    fn on_value(
+        &mut self,
+        name: &str,
+        value: &str,
+        side: &str,
+        full: &[&str],
+        place: Place,
+        trace: &Trace,
+    ) {
         match name {
             // Canonical text, so one address is always written one way.
-            "IPAddr" => self.ip = value.parse::<IpAddr>().ok().map(|ip| ip.to_string()),
+            "IPAddr" => {
+                let ip = value.parse::<IpAddr>().ok();
+                let field = || format!("{side}_ip");
+                self.ip = place
+                    .keep(trace, full, field, value, ip, |ip| {
+                        (ip.to_string() != value)
+                            .then(|| format!("{value} → {ip} (canonical form)"))
+                    })
+                    .map(|ip| ip.to_string());
+            }
             "Port" => {
-                self.port = count(value)
+                let port = count(value)
                     .and_then(|port| u16::try_from(port).ok())
-                    .map(i32::from)
+                    .map(i32::from);
+                let field = || format!("{side}_port");
+                self.port = place.keep(trace, full, field, value, port, |p| {
+                    (p.to_string() != value).then(|| format!("{value} → {p}"))
+                });
             }
             _ => {}
         }
@@ -363,17 +539,32 @@ impl Address {
 }
 
 impl MediaLine {
-    fn open(start: &BytesStart) -> MediaLine {
-        let label = start
+    fn open(start: &BytesStart, place: Place) -> MediaLine {
+        let sent = start
             .attributes()
             .flatten()
             .find(|attribute| attribute.key.as_ref() == b"Label")
             .and_then(|attribute| attribute.unescape_value().ok())
-            .map(|label| label.trim().to_owned())
-            .filter(|label| !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS);
+            .map(|label| label.trim().to_owned());
+        // A label that is not kept is kept aside, for explain's row only.
+        let (label, raw_label) = match sent {
+            Some(label) if !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS => {
+                (Some(label), None)
+            }
+            other => (None, other),
+        };
         MediaLine {
+            place,
             label,
-            ..MediaLine::default()
+            raw_label,
+            payload_modality: None,
+            local: Address::default(),
+            remote: Address::default(),
+            inbound: Flow::default(),
+            outbound: Flow::default(),
+            network_mos: None,
+            listening_mos: None,
+            conversational_mos: None,
         }
     }
 
@@ -393,10 +584,28 @@ impl MediaLine {
     }
 
     /// The text of the element at `path` below the `MediaLine`, closed.
-    fn on_value(&mut self, path: &[&str], value: &str) {
+    fn on_value(&mut self, path: &[&str], value: &str, trace: &Trace) {
+        let place = self.place;
+        // A MOS is kept as `mos` only if it is the one chosen
+        // (`reported_mos`); its row is written then, so a dropped one is
+        // reported here.
+        let mos_or_dropped = |value: &str| {
+            let score = mos(value);
+            if score.is_none() {
+                trace.ignored(|| Ignored {
+                    source: place.at(path),
+                    reason: format!("{value:?} is not a MOS on the 1..5 scale: dropped"),
+                });
+            }
+            score.map(|score| (score, trace.enabled().then(|| value.to_owned())))
+        };
         match path {
-            ["Description", "LocalAddr", name] => self.local.on_value(name, value),
-            ["Description", "RemoteAddr", name] => self.remote.on_value(name, value),
+            ["Description", "LocalAddr", name] => self
+                .local
+                .on_value(name, value, "local", path, place, trace),
+            ["Description", "RemoteAddr", name] => self
+                .remote
+                .on_value(name, value, "remote", path, place, trace),
             [
                 "InboundStream",
                 "QualityEstimates",
@@ -404,18 +613,22 @@ impl MediaLine {
                 "NetworkMOS",
                 "OverallAvg",
             ] => {
-                self.network_mos = mos(value);
+                self.network_mos = mos_or_dropped(value);
             }
             [
                 "InboundStream",
                 "QualityEstimates",
                 "Audio",
                 "RecvListenMOS",
-            ] => self.listening_mos = mos(value),
-            ["LocalConversationalMOS"] => self.conversational_mos = mos(value),
+            ] => self.listening_mos = mos_or_dropped(value),
+            ["LocalConversationalMOS"] => self.conversational_mos = mos_or_dropped(value),
             [stream, rest @ ..] => match Direction::of(stream) {
-                Some(Direction::Inbound) => self.inbound.on_value(rest, value),
-                Some(Direction::Outbound) => self.outbound.on_value(rest, value),
+                Some(Direction::Inbound) => self
+                    .inbound
+                    .on_value(rest, value, "inbound", path, place, trace),
+                Some(Direction::Outbound) => self
+                    .outbound
+                    .on_value(rest, value, "outbound", path, place, trace),
                 None => {}
             },
             [] => {}
@@ -449,21 +662,130 @@ impl MediaLine {
     /// the conversational MOS (a whole-conversation estimate) are fallbacks. The
     /// send listening MOS is never used: it rates audio before it crossed the
     /// network.
-    fn reported_mos(&self) -> Option<(f64, &'static str)> {
-        let candidates = [
-            (self.network_mos, "ms-qoe/OverallAvgNetworkMOS"),
-            (self.listening_mos, "ms-qoe/RecvListenMOS"),
-            (self.conversational_mos, "ms-qoe/LocalConversationalMOS"),
+    fn reported_mos(&self) -> Option<ReportedMos<'_>> {
+        let candidates: [(_, _, &'static [&'static str]); 3] = [
+            (
+                &self.network_mos,
+                "ms-qoe/OverallAvgNetworkMOS",
+                &[
+                    "InboundStream",
+                    "QualityEstimates",
+                    "Audio",
+                    "NetworkMOS",
+                    "OverallAvg",
+                ],
+            ),
+            (
+                &self.listening_mos,
+                "ms-qoe/RecvListenMOS",
+                &[
+                    "InboundStream",
+                    "QualityEstimates",
+                    "Audio",
+                    "RecvListenMOS",
+                ],
+            ),
+            (
+                &self.conversational_mos,
+                "ms-qoe/LocalConversationalMOS",
+                &["LocalConversationalMOS"],
+            ),
         ];
-        candidates
-            .into_iter()
-            .find_map(|(mos, model)| mos.map(|mos| (mos, model)))
+        candidates.into_iter().find_map(|(mos, model, at)| {
+            mos.as_ref().map(|(score, raw)| ReportedMos {
+                score: *score,
+                raw: raw.as_deref(),
+                model,
+                at,
+            })
+        })
     }
 
-    fn into_stream(self, ordinal: i32) -> MediaStream {
+    /// The rows of what is decided only once the line is complete: its
+    /// ordinal, label, modality and reported MOS.
+    fn trace_line(&self, modality: Modality, trace: &Trace) {
+        let place = self.place;
+        trace.field(|| Provenance {
+            field: place.field("ordinal"),
+            source: place.at(&[]),
+            raw: None,
+            conversion: Some(format!("media line {} of the document", place.ordinal + 1)),
+            model: None,
+        });
+        let label_at = || {
+            let mut source = place.at(&[]);
+            source.at.push_str("/@Label");
+            source
+        };
+        match (&self.label, &self.raw_label) {
+            (Some(label), _) => trace.field(|| Provenance {
+                field: place.field("label"),
+                source: label_at(),
+                raw: Some(label.clone()),
+                conversion: None,
+                model: None,
+            }),
+            (None, Some(raw)) if !raw.is_empty() => trace.ignored(|| Ignored {
+                source: label_at(),
+                reason: format!("a label longer than {MAX_LABEL_CHARS} characters: dropped"),
+            }),
+            _ => {}
+        }
+        let from_label = self.label.as_deref().is_some_and(|l| {
+            ["audio", "video", "applicationsharing"]
+                .iter()
+                .any(|k| l.to_ascii_lowercase().contains(k))
+        });
+        trace.field(|| Provenance {
+            field: place.field("modality"),
+            source: if from_label {
+                label_at()
+            } else {
+                place.at(&["InboundStream|OutboundStream", "Payload"])
+            },
+            raw: if from_label { self.label.clone() } else { None },
+            conversion: Some(if from_label {
+                format!(
+                    "label {:?} → {}",
+                    self.label.as_deref().unwrap_or_default(),
+                    modality.as_str()
+                )
+            } else {
+                format!(
+                    "the payload element (label says nothing) → {}",
+                    modality.as_str()
+                )
+            }),
+            model: None,
+        });
+        if let Some(ReportedMos {
+            score,
+            raw,
+            model,
+            at,
+        }) = self.reported_mos()
+        {
+            trace.field(|| Provenance {
+                field: place.field("mos"),
+                source: place.at(at),
+                raw: raw.map(str::to_owned),
+                conversion: Some(format!(
+                    "{} → {} (reported by the endpoint; mos_model {model})",
+                    raw.unwrap_or_default(),
+                    number_text(score)
+                )),
+                model: None,
+            });
+        }
+    }
+
+    fn into_stream(self, ordinal: i32, trace: &Trace) -> MediaStream {
         let modality = self.modality();
+        if trace.enabled() {
+            self.trace_line(modality, trace);
+        }
         let (mos, mos_model) = match self.reported_mos() {
-            Some((mos, model)) => (Some(mos), Some(model.to_owned())),
+            Some(reported) => (Some(reported.score), Some(reported.model.to_owned())),
             None => (None, None),
         };
         MediaStream {

@@ -34,6 +34,7 @@ use super::error::{UcwaError, bounded};
 use super::media::{Format, MediaType};
 use super::qoe;
 use super::xml_bounds::{Budget, Limits, forbidden_character};
+use crate::explain::{Ignored, Provenance, Source, SourceKind, Trace};
 use crate::model::{Kind, Protocol, Report};
 
 /// Longest application or conversation id accepted, in bytes once decoded.
@@ -54,30 +55,108 @@ impl Operation {
         }
     }
 
+    /// The operation's name in UCWA.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::PublishCallQualityFeedback => "publishCallQualityFeedback",
+            Operation::ReportMediaDiagnostics => "reportMediaDiagnostics",
+        }
+    }
+
+    /// The properties the operation reads.
+    fn properties(self) -> &'static [&'static str] {
+        match self {
+            Operation::PublishCallQualityFeedback => &["mediaEndpoint", "mediaQualityOfExperience"],
+            Operation::ReportMediaDiagnostics => &["errorCode", "errorSubcode"],
+        }
+    }
+
     /// Checks the operation's properties and copies them into `report`.
-    fn fill(self, input: &Input, report: &mut Report) -> Result<(), UcwaError> {
-        let text = |name: &str| {
-            input
+    fn fill(
+        self,
+        input: &Input,
+        report: &mut Report,
+        format: Option<Format>,
+        trace: &Trace,
+    ) -> Result<(), UcwaError> {
+        let text = |name: &str, field: &str| {
+            let value = input
                 .optional_text(name)
                 .map(|v| v.map(str::to_owned))
-                .map_err(|w| UcwaError::invalid_parameter(&w.name, &w.reason))
+                .map_err(|w| UcwaError::invalid_parameter(&w.name, &w.reason))?;
+            if let Some(value) = &value {
+                trace.field(|| Provenance {
+                    field: field.into(),
+                    source: property_source(format, name),
+                    raw: Some(shown(value)),
+                    conversion: None,
+                    model: None,
+                });
+            }
+            Ok::<_, UcwaError>(value)
         };
         match self {
             Operation::PublishCallQualityFeedback => {
-                report.media_endpoint = text("mediaEndpoint")?;
-                report.media_quality_of_experience = text("mediaQualityOfExperience")?;
+                report.media_endpoint = text("mediaEndpoint", "media_endpoint")?;
+                report.media_quality_of_experience =
+                    text("mediaQualityOfExperience", "media_quality_of_experience")?;
                 if let Some(qoe) = &report.media_quality_of_experience {
-                    report.streams = qoe::extract_streams(qoe);
+                    report.streams = qoe::extract_streams_traced(qoe, trace);
                 }
             }
             Operation::ReportMediaDiagnostics => {
-                report.error_code =
-                    member::<ErrorCode>(text("errorCode")?, "errorCode", "ErrorCode")?;
-                report.error_subcode =
-                    member::<ErrorSubcode>(text("errorSubcode")?, "errorSubcode", "ErrorSubcode")?;
+                report.error_code = member::<ErrorCode>(
+                    text("errorCode", "error_code")?,
+                    "errorCode",
+                    "ErrorCode",
+                )?;
+                report.error_subcode = member::<ErrorSubcode>(
+                    text("errorSubcode", "error_subcode")?,
+                    "errorSubcode",
+                    "ErrorSubcode",
+                )?;
+            }
+        }
+        if trace.enabled() {
+            let mut unknown: Vec<&String> = input
+                .properties
+                .keys()
+                .filter(|name| !self.properties().contains(&name.as_str()))
+                .collect();
+            unknown.sort();
+            for name in unknown {
+                trace.ignored(|| Ignored {
+                    source: property_source(format, name),
+                    reason: format!("not a property of {} (UCWA skips those)", self.name()),
+                });
             }
         }
         Ok(())
+    }
+}
+
+/// Where a property sits: a JSON member or an XML `<property>` (or
+/// `<propertyList>`) element.
+fn property_source(format: Option<Format>, name: &str) -> Source {
+    match format {
+        Some(Format::Xml) => Source {
+            kind: SourceKind::XmlPath,
+            at: format!("/input/property[@name='{name}']"),
+        },
+        _ => Source {
+            kind: SourceKind::JsonPointer,
+            at: format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+        },
+    }
+}
+
+/// A value as shown in a provenance row: whole when short, else its start
+/// and its length (an MS-QoE document is kilobytes).
+fn shown(value: &str) -> String {
+    const MAX: usize = 200;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &value[..cut], value.len()),
+        None => value.to_owned(),
     }
 }
 
@@ -90,12 +169,13 @@ pub fn decode_report(
     call_id: String,
     declared: Option<MediaType>,
     body: &[u8],
+    trace: &Trace,
 ) -> Result<Report, UcwaError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| UcwaError::malformed(&format!("the body is not UTF-8 text ({e})")))?;
     let input = decode_input(declared, text)?;
     let mut report = Report::new(tenant, Protocol::Ucwa, op.kind(), call_id, text);
-    op.fill(&input, &mut report)?;
+    op.fill(&input, &mut report, declared.map(|m| m.format), trace)?;
     Ok(report)
 }
 
@@ -146,10 +226,29 @@ pub fn raw_ids(uri: &Uri) -> (&str, &str) {
 
 /// `{applicationId}/{conversationId}`, decoded: what ops search reports by.
 pub fn call_id(uri: &Uri) -> Result<String, UcwaError> {
-    let (application, conversation) = raw_ids(uri);
-    let application = path_id(application, "applicationId")?;
-    let conversation = path_id(conversation, "conversationId")?;
-    Ok(format!("{application}/{conversation}"))
+    call_id_traced(uri, &Trace::off())
+}
+
+/// [`call_id`], recording where it came from.
+pub fn call_id_traced(uri: &Uri, trace: &Trace) -> Result<String, UcwaError> {
+    let (raw_application, raw_conversation) = raw_ids(uri);
+    let application = path_id(raw_application, "applicationId")?;
+    let conversation = path_id(raw_conversation, "conversationId")?;
+    let id = format!("{application}/{conversation}");
+    trace.field(|| {
+        let raw = format!("{raw_application}/{raw_conversation}");
+        Provenance {
+            field: "call_id".into(),
+            source: Source {
+                kind: SourceKind::PathSegment,
+                at: "{applicationId}/{conversationId}".into(),
+            },
+            conversion: (raw != id).then(|| format!("{raw} → {id} (percent-decoded)")),
+            raw: Some(raw),
+            model: None,
+        }
+    });
+    Ok(id)
 }
 
 fn path_id(raw: &str, name: &str) -> Result<String, UcwaError> {

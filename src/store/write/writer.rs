@@ -417,8 +417,9 @@ impl Writer {
 }
 
 /// Keys are used whole or not at all: a key cut to fit could make two
-/// different requests one.
-fn check_key(key: &str) -> Result<(), WriteError> {
+/// different requests one. Public so that explain refuses what the writer
+/// would, without a writer.
+pub fn check_key(key: &str) -> Result<(), WriteError> {
     if key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
         return Err(WriteError::BadKey(format!(
             "the idempotency key is longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters"
