@@ -268,6 +268,7 @@ async fn main() {
                 ops: vec![OpsCredential {
                     token: OPS_TOKEN.parse().expect("a long enough token"),
                 }],
+                retention_days: None,
             },
             Tenant {
                 id: "globex".into(),
@@ -275,6 +276,7 @@ async fn main() {
                 graph: vec![],
                 plivo: vec![],
                 ops: vec![],
+                retention_days: None,
             },
         ],
         // The 7- and 30-day overviews over 1M reports take longer than the
@@ -644,6 +646,7 @@ mod long_range {
                 ops: vec![OpsCredential {
                     token: OPS_TOKEN.parse().expect("a long enough token"),
                 }],
+                retention_days: None,
             }],
             rollup_interval_secs: 0,
             ..Settings::default()

@@ -338,6 +338,8 @@ impl Server {
                 None => 0,
             }
         };
+        // Maintenance statements must not hold the pool's close up.
+        self.state.maintenance.stop();
         let (connections_cut, _) = tokio::join!(self.serving.drain(deadline), metrics_drained);
         self.state.rollups.stop();
         // No request is left to read: the read API's pool can go.

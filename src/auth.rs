@@ -157,6 +157,7 @@ mod tests {
                     auth_token: "plivo-token-aaaaaaaa".parse().unwrap(),
                 }],
                 ops: vec![],
+                retention_days: None,
             },
             Tenant {
                 id: "b".into(),
@@ -172,6 +173,7 @@ mod tests {
                 ops: vec![OpsCredential {
                     token: "ops-token-bbbbbbbbbbbb".parse().unwrap(),
                 }],
+                retention_days: None,
             },
         ]
     }

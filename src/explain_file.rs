@@ -171,6 +171,7 @@ fn tenant_of_message(id: &str, message: &HttpMessage) -> Result<Tenant, FileErro
         graph: vec![],
         plivo: vec![],
         ops: vec![],
+        retention_days: None,
     };
     // The configuration's own rule for tenant ids.
     let check = Settings {

@@ -22,6 +22,7 @@ pub mod http;
 pub mod http_message;
 pub mod in_flight;
 pub mod ingest;
+pub mod maintenance;
 pub mod model;
 pub mod protocols;
 pub mod serve;

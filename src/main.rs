@@ -1,5 +1,5 @@
 //! The `callq` command line: `serve` (default), `migrate`, `check-config`,
-//! `explain FILE`.
+//! `prune`, `explain FILE`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,13 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit (2 when it is unusable)
     CheckConfig,
+    /// Remove reports older than the retention (`retention_days`, per tenant
+    /// too) now, and print what was removed
+    Prune {
+        /// Print what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Explain a saved request (an HTTP message file) offline: what callq
     /// would make of it, field by field, and what it would answer. Opens no
     /// database and stores nothing.
@@ -135,6 +142,34 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => {
                     eprintln!(
                         "callq: cannot migrate {}: {e}",
+                        redact_url(settings.database_url())
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Prune { dry_run } => {
+            let store = match Store::open(settings.database_url(), &StoreOptions::default()) {
+                Ok(s) => s,
+                Err(e) => {
+                    return config_failure(&ConfigError::Invalid(format!(
+                        "key `database_url`: {e}"
+                    )));
+                }
+            };
+            let outcome = callq::maintenance::prune(&store, &settings, dry_run).await;
+            store.close().await;
+            match outcome {
+                Ok(pruned) => {
+                    print!(
+                        "{}",
+                        callq::maintenance::summary(&settings, &pruned, dry_run)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "callq: cannot prune {}: {e}",
                         redact_url(settings.database_url())
                     );
                     ExitCode::FAILURE

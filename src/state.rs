@@ -17,6 +17,7 @@ use crate::auth::Credentials;
 use crate::config::Settings;
 use crate::explain::Explainer;
 use crate::ingest::Ingest;
+use crate::maintenance::Maintenance;
 use crate::store::rollup::RollupTask;
 use crate::store::{
     ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
@@ -38,6 +39,9 @@ pub struct AppState {
     pub store: Store,
     /// The read API's own pool.
     pub reads: Reads,
+    /// Partitions ahead and retention, run periodically (stopped at shutdown).
+    #[from_ref(skip)]
+    pub maintenance: Arc<Maintenance>,
     pub credentials: Arc<Credentials>,
     pub settings: Arc<Settings>,
     /// The statistics rollup catch-up (`store/rollup/`), stopped at shutdown.
@@ -88,6 +92,7 @@ impl AppState {
             ))),
         )?;
         migrate_with_retry(&store).await?;
+        let maintenance = Arc::new(Maintenance::start(store.clone(), settings).await);
         let reads = Store::open_read(
             settings.read_database_url(),
             &ReadOptions {
@@ -120,6 +125,7 @@ impl AppState {
             writer,
             store,
             reads: Reads(reads),
+            maintenance,
             explainer: Explainer::new(credentials.clone(), settings.body_limit_bytes),
             credentials,
             settings: Arc::new(settings.clone()),

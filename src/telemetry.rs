@@ -88,6 +88,17 @@ fn describe_metrics() {
     metrics::counter!("callq_reports_committed_total").increment(0);
     metrics::counter!("callq_writer_failed_total").increment(0);
     metrics::gauge!("callq_writer_queue_depth").set(0.0);
+    // Retention (docs/partitioning-and-retention.md).
+    describe_counter!(
+        "callq_retention_rows_removed_total",
+        "Reports removed by retention (dropped partitions and batched deletes)"
+    );
+    describe_counter!(
+        "callq_retention_partitions_dropped_total",
+        "Time partitions dropped whole by retention (PostgreSQL)"
+    );
+    metrics::counter!("callq_retention_rows_removed_total").increment(0);
+    metrics::counter!("callq_retention_partitions_dropped_total").increment(0);
 }
 
 /// Which wire style a path belongs to, for metric labels: the style's

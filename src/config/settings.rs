@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_DATABASE_URL, Tenant};
+use crate::store::{PartitionWidth, RetentionPolicy};
 
 /// `Debug` is written by hand (below) so that it never prints the database
 /// password.
@@ -90,6 +91,21 @@ pub struct Settings {
     /// backfills an upgraded database). 0: never; statistics then come
     /// from raw rows only.
     pub rollup_interval_secs: u64,
+    // --- Partitioning and retention (issue 13, docs/partitioning-and-retention.md). ---
+    /// Width of each PostgreSQL time partition of `reports` and
+    /// `media_streams`, in UTC: `day`, `week` (from Monday) or `month`.
+    pub partition_width: String,
+    /// Partitions of that width kept created ahead of the current one.
+    pub partitions_ahead: u32,
+    /// Reports received more than this many days ago are removed, with
+    /// their streams and retry claims; 0 keeps them forever. A tenant's
+    /// own `retention_days` overrides it.
+    pub retention_days: u32,
+    /// Most reports one retention DELETE removes (each batch is its own
+    /// short statement).
+    pub retention_batch_rows: u32,
+    /// Seconds between maintenance passes: partitions ahead, then retention.
+    pub maintenance_interval_secs: u64,
 }
 
 /// Every setting as it serializes, but `database_url` through
@@ -154,6 +170,11 @@ impl Default for Settings {
             read_database_url: None,
             rollup_grace_secs: 300,
             rollup_interval_secs: 60,
+            partition_width: "day".to_owned(),
+            partitions_ahead: 4,
+            retention_days: 0,
+            retention_batch_rows: 5_000,
+            maintenance_interval_secs: 3_600,
         }
     }
 }
@@ -162,6 +183,24 @@ impl Settings {
     /// The database URL in force: the configured one or the embedded default.
     pub fn database_url(&self) -> &str {
         self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+
+    /// `partition_width` as a value ([`validate`](super::validate()) refuses
+    /// any other word, so a loaded configuration always has one; `day` else).
+    pub fn partition_width(&self) -> PartitionWidth {
+        self.partition_width.parse().unwrap_or(PartitionWidth::Day)
+    }
+
+    /// The retention of every tenant: `retention_days`, and each tenant's own.
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            default_days: self.retention_days,
+            tenants: self
+                .tenants
+                .iter()
+                .filter_map(|t| Some((t.id.clone(), t.retention_days?)))
+                .collect(),
+        }
     }
 
     /// The database the read API reads from: `read_database_url`, else the
@@ -194,6 +233,7 @@ mod tests {
                     auth_token: "a-long-enough-plivo-token".parse().unwrap(),
                 }],
                 ops: vec![],
+                retention_days: None,
             }],
             ..Settings::default()
         };

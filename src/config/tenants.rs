@@ -17,6 +17,10 @@ pub struct Tenant {
     pub plivo: Vec<PlivoCredential>,
     #[serde(default)]
     pub ops: Vec<OpsCredential>,
+    /// This tenant's retention in days, instead of the global
+    /// `retention_days` (0: forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// The UCWA scopes; a credential without a `scopes` key gets them all.

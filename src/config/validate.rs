@@ -46,7 +46,47 @@ pub fn validate(s: &Settings) -> Result<(), ConfigProblem> {
     validate_connections(s)?;
     validate_database_url(s)?;
     validate_read_database_url(s)?;
-    validate_tenants(s)
+    validate_tenants(s)?;
+    validate_retention(s)
+}
+
+/// Longest retention accepted, in days (100 years): a larger number is a
+/// typo, and would overflow the cut-off's date arithmetic.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// Partitioning and retention (docs/partitioning-and-retention.md).
+fn validate_retention(s: &Settings) -> Result<(), ConfigProblem> {
+    if let Err(e) = s.partition_width.parse::<crate::store::PartitionWidth>() {
+        return Err(ConfigProblem::new("partition_width", e.to_string()));
+    }
+    if !(1..=366).contains(&s.partitions_ahead) {
+        return Err(ConfigProblem::new(
+            "partitions_ahead",
+            "must be between 1 and 366",
+        ));
+    }
+    if s.retention_days > MAX_RETENTION_DAYS {
+        return Err(ConfigProblem::new(
+            "retention_days",
+            format!("must be at most {MAX_RETENTION_DAYS} (0 keeps forever)"),
+        ));
+    }
+    if !(1..=100_000).contains(&s.retention_batch_rows) {
+        return Err(ConfigProblem::new(
+            "retention_batch_rows",
+            "must be between 1 and 100000",
+        ));
+    }
+    at_least_one("maintenance_interval_secs", s.maintenance_interval_secs)?;
+    for (i, t) in s.tenants.iter().enumerate() {
+        if t.retention_days.is_some_and(|d| d > MAX_RETENTION_DAYS) {
+            return Err(ConfigProblem::tenant(
+                format!("[{i}].retention_days"),
+                format!("must be at most {MAX_RETENTION_DAYS} (0 keeps forever)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A count or a duration of 0 would let nothing through.
@@ -232,6 +272,7 @@ mod tests {
             graph: vec![],
             plivo: vec![],
             ops: vec![],
+            retention_days: None,
         }
     }
 
@@ -244,6 +285,47 @@ mod tests {
         let e = validate(&s).unwrap_err();
         assert_eq!((e.key, e.within.as_str()), ("tenants", "[1].id"), "{e}");
         assert!(e.to_string().starts_with("key `tenants[1].id`: "), "{e}");
+    }
+
+    #[test]
+    fn partitioning_and_retention_are_refused_under_their_own_keys() {
+        let width = Settings {
+            partition_width: "hour".into(),
+            ..Settings::default()
+        };
+        let e = validate(&width).unwrap_err();
+        assert_eq!(e.key, "partition_width");
+        assert_eq!(
+            e.problem,
+            "\"hour\" is not a partition width: use day, week or month"
+        );
+        let mut t = tenant("a");
+        t.retention_days = Some(MAX_RETENTION_DAYS + 1);
+        let s = Settings {
+            tenants: vec![tenant("b"), t],
+            ..Settings::default()
+        };
+        let e = validate(&s).unwrap_err();
+        assert_eq!(
+            (e.key, e.within.as_str()),
+            ("tenants", "[1].retention_days")
+        );
+        type Break = fn(&mut Settings);
+        let cases: &[(&str, Break)] = &[
+            ("partitions_ahead", |s| s.partitions_ahead = 0),
+            ("retention_days", |s| {
+                s.retention_days = MAX_RETENTION_DAYS + 1
+            }),
+            ("retention_batch_rows", |s| s.retention_batch_rows = 0),
+            ("maintenance_interval_secs", |s| {
+                s.maintenance_interval_secs = 0
+            }),
+        ];
+        for (key, break_it) in cases {
+            let mut s = Settings::default();
+            break_it(&mut s);
+            assert_eq!(validate(&s).unwrap_err().key, *key);
+        }
     }
 
     #[test]

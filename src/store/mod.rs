@@ -17,6 +17,9 @@
 //!   `postgres.rs` and `sqlite.rs` (one batch insert each), `claims.rs`
 //!   (retries stored once), `tenant_share.rs` (queue fairness), and in
 //!   `mod.rs` the batch insert, [`Committed`] and claim pruning.
+//! - `partitions.rs`: PostgreSQL's time partitions, created ahead under an
+//!   advisory lock; `retention.rs`: removing old reports (dropping whole
+//!   partitions where it can, bounded DELETEs elsewhere and on SQLite).
 //! - `read/`: everything that reads. `query.rs` (the read API's types),
 //!   `sql.rs` (their SQL, once for both dialects), `run.rs` (running it on
 //!   either backend), `mod.rs` (reports by id, by call, lists, counts),
@@ -34,15 +37,19 @@
 //! `Reports` list.
 
 mod connect;
+mod partitions;
 mod read;
+mod retention;
 pub mod rollup;
 pub mod schema;
 mod write;
 
 pub use connect::redact_url;
+pub use partitions::{Partition, PartitionWidth, UnknownWidth};
 pub use read::call_view::CallReport;
 pub use read::pool::ReadOptions;
 pub use read::query;
+pub use retention::{Pruned, RetentionPolicy};
 pub use write::Committed;
 pub use write::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 pub use write::writer::{

@@ -55,8 +55,10 @@ table! {
 
 table! {
     /// `media_streams`: one row per stream of a report (migrations 0001, 0005),
-    /// keyed by its report's id.
-    pub(crate) MediaStreams: "media_streams", rows of MediaStream keyed by report_id: Uuid {
+    /// keyed by its report's id, with its report's tenant and time (0006:
+    /// partitioned and distributable the same way as `reports`).
+    pub(crate) MediaStreams: "media_streams",
+        rows of MediaStream keyed by report_id: Uuid, tenant: String, received_at: DateTime<Utc> {
         ordinal: i32,
         modality: Option<Modality>,
         channel_index: Option<i32>,

@@ -141,19 +141,20 @@ impl StoredRow<'_> {
 ///
 /// ```text
 /// table! {
-///     pub(crate) Name: "sql_name", rows of Model keyed by parent_column: Type {
+///     pub(crate) Name: "sql_name", rows of Model keyed by parent_column: Type, … {
 ///         field: Type,                  // one per stored field, in column order
 ///     }
 ///     not stored { other_field: default_expr }   // optional: Model fields with no column
 /// }
 /// ```
 ///
-/// `keyed by` (optional) is a first column that is not a field of the
-/// model (a stream's report id): the caller binds it beside each row.
+/// `keyed by` (optional) are first columns that are not fields of the
+/// model (a stream's report id, tenant and time, taken from its report):
+/// the caller binds them beside each row.
 macro_rules! table {
     (
         $(#[$meta:meta])*
-        $vis:vis $table:ident: $sql:literal, rows of $model:ident $(keyed by $key:ident: $key_ty:ty)? {
+        $vis:vis $table:ident: $sql:literal, rows of $model:ident $(keyed by $($key:ident: $key_ty:ty),+)? {
             $($field:ident: $ty:ty,)+
         }
         $(not stored { $($extra:ident: $value:expr),* $(,)? })?
@@ -168,7 +169,7 @@ macro_rules! table {
 
             /// Every column, in list order.
             pub const COLUMNS: &'static [$crate::store::schema::table::Column] = &[
-                $($crate::store::schema::table::Column::of::<$key_ty>(stringify!($key)),)?
+                $($($crate::store::schema::table::Column::of::<$key_ty>(stringify!($key)),)+)?
                 $($crate::store::schema::table::Column::of::<$ty>(stringify!($field)),)+
             ];
 
@@ -184,11 +185,11 @@ macro_rules! table {
             /// whose placeholders came from `Placeholders::arrays(COLUMNS)`.
             pub fn bind_arrays<'q>(
                 q: $crate::store::schema::table::PgQuery<'q>,
-                $($key: &'q [$key_ty],)?
+                $($($key: &'q [$key_ty],)+)?
                 rows: &'q [&'q $model],
             ) -> $crate::store::schema::table::PgQuery<'q> {
                 use $crate::store::schema::value::ToColumn;
-                $(let q = q.bind($key.iter().map(<$key_ty>::to_pg).collect::<Vec<_>>());)?
+                $($(let q = q.bind($key.iter().map(<$key_ty>::to_pg).collect::<Vec<_>>());)+)?
                 // `<$ty>::`: the listed type, which must be the field's.
                 $(let q = q.bind(
                     rows.iter().map(|&r| <$ty as ToColumn>::to_pg(&r.$field)).collect::<Vec<_>>(),
@@ -200,17 +201,17 @@ macro_rules! table {
             /// whose placeholders came from `Placeholders::values(COLUMNS)`.
             pub fn bind_values<'q>(
                 q: $crate::store::schema::table::SqliteQuery<'q>,
-                $($key: &'q $key_ty,)?
+                $($($key: &'q $key_ty,)+)?
                 row: &'q $model,
             ) -> $crate::store::schema::table::SqliteQuery<'q> {
                 use $crate::store::schema::value::ToColumn;
-                $(let q = q.bind(<$key_ty as ToColumn>::to_sqlite($key));)?
+                $($(let q = q.bind(<$key_ty as ToColumn>::to_sqlite($key));)+)?
                 $(let q = q.bind(<$ty as ToColumn>::to_sqlite(&row.$field));)+
                 q
             }
 
             /// The model value of a row that selected every column by name
-            /// (the key column is not part of the model).
+            /// (the key columns are not part of the model).
             pub fn from_row(
                 row: &$crate::store::schema::table::StoredRow<'_>,
             ) -> Result<$model, $crate::store::StoreError> {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
@@ -89,6 +90,8 @@ pub(super) async fn insert_batch(
     let mut leaders: Vec<&Report> = Vec::with_capacity(plan.leaders.len());
     let mut report_claims: Vec<Option<&[u8]>> = Vec::with_capacity(plan.leaders.len());
     let mut stream_reports: Vec<Uuid> = Vec::new();
+    let mut stream_tenants: Vec<String> = Vec::new();
+    let mut stream_times: Vec<DateTime<Utc>> = Vec::new();
     let mut streams: Vec<&MediaStream> = Vec::new();
     let mut claimed = Vec::new();
     for &i in &plan.leaders {
@@ -96,6 +99,8 @@ pub(super) async fn insert_batch(
         leaders.push(r);
         for stream in &r.streams {
             stream_reports.push(r.id);
+            stream_tenants.push(r.tenant.clone());
+            stream_times.push(r.received_at);
             streams.push(stream);
         }
         report_claims.push(plan.claims[i].as_ref().map(|claim| claim.key.as_slice()));
@@ -113,7 +118,7 @@ pub(super) async fn insert_batch(
     let q = sqlx::query(INSERT_BATCH.as_str());
     let q = Reports::bind_arrays(q, &leaders);
     let q = q.bind(report_claims);
-    let q = MediaStreams::bind_arrays(q, &stream_reports, &streams);
+    let q = MediaStreams::bind_arrays(q, &stream_reports, &stream_tenants, &stream_times, &streams);
     let q = IngestClaims::bind_arrays(q, &claim_refs);
     let rows = q.bind(retry_window.as_secs_f64()).fetch_all(pool).await?;
     outcomes(reports, plan, &rows)
@@ -185,7 +190,7 @@ mod tests {
             + IngestClaims::COLUMNS.len()
             + 1;
         assert_eq!(
-            binds, 69,
+            binds, 71,
             "one array per column, the claims of the reports, the window"
         );
         for n in 1..=binds {
@@ -202,9 +207,9 @@ mod tests {
         assert!(sql.contains("string_to_array(u.issues, E'\\x1f')"));
         assert!(sql.contains("$26::text[], $27::bytea[]) AS u(id, tenant"));
         assert!(
-            sql.contains("$28::uuid[], $29::int4[]"),
-            "then streams: report_id, ordinal"
+            sql.contains("$28::uuid[], $29::text[], $30::timestamptz[], $31::int4[]"),
+            "then streams: report_id, tenant, received_at, ordinal"
         );
-        assert!(sql.contains("make_interval(secs => $69)"));
+        assert!(sql.contains("make_interval(secs => $71)"));
     }
 }

@@ -89,9 +89,15 @@ pub(super) async fn insert_batch(
             .execute(&mut *tx)
             .await?;
         for s in &r.streams {
-            MediaStreams::bind_values(sqlx::query(INSERT_STREAM.as_str()), &r.id, s)
-                .execute(&mut *tx)
-                .await?;
+            MediaStreams::bind_values(
+                sqlx::query(INSERT_STREAM.as_str()),
+                &r.id,
+                &r.tenant,
+                &r.received_at,
+                s,
+            )
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await?;

@@ -89,6 +89,7 @@ impl TestTenant {
             ops: vec![OpsCredential {
                 token: s(&self.ops_token),
             }],
+            retention_days: None,
         }
     }
 }
