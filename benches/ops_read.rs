@@ -515,13 +515,15 @@ mod long_range {
 
     /// The streams of the same chunk: an audio stream for Graph and UCWA
     /// feedback (classified as the CQD thresholds would), a video stream
-    /// for Graph.
+    /// for Graph; each carries its report's tenant and time (the
+    /// partition key, migration 0006).
     const STREAMS_SQL: &str = r#"
         INSERT INTO media_streams (report_id, ordinal, modality, inbound_packets, outbound_packets,
                                    avg_inbound_jitter_ms, max_inbound_jitter_ms,
                                    avg_inbound_loss_pct, max_inbound_loss_pct,
                                    avg_inbound_rtt_ms, avg_outbound_jitter_ms, mos,
-                                   quality_class, poor_reasons, quality_classifier)
+                                   quality_class, poor_reasons, quality_classifier,
+                                   tenant, received_at)
         SELECT lpad(to_hex(n), 32, '0')::uuid, 0, 'audio', packets, packets,
                jitter, jitter * 3, loss, loss * 4, rtt, NULL, mos,
                CASE WHEN packets > 500 AND (rtt > 500 OR loss > 10 OR jitter > 30)
@@ -530,7 +532,7 @@ mod long_range {
                     CASE WHEN rtt > 500 THEN 'round_trip' END,
                     CASE WHEN loss > 10 THEN 'packet_loss' END,
                     CASE WHEN jitter > 30 THEN 'jitter' END) ELSE '' END,
-               'cqd-audio/1'
+               'cqd-audio/1', 'acme', $3::timestamptz + make_interval(secs => n * $4::float8)
         FROM (SELECT n, 100 + h % 30000 AS packets,
                      5 + 60 * f AS jitter, 3 * f * f AS loss, 40 + 300 * f AS rtt, 4.4 - 1.8 * f AS mos
               FROM (SELECT n, h, (h % 1000) / 1000.0 AS f
@@ -540,7 +542,7 @@ mod long_range {
         UNION ALL
         SELECT lpad(to_hex(n), 32, '0')::uuid, 1, 'video', NULL, NULL, NULL, NULL, NULL, NULL,
                NULL, 8 + 10 * ((((n * 2654435761) % 4294967296) % 1000) / 1000.0), NULL,
-               NULL, '', NULL
+               NULL, '', NULL, 'acme', $3::timestamptz + make_interval(secs => n * $4::float8)
         FROM generate_series($1::bigint, $2::bigint - 1) AS n WHERE n % 4 = 1"#;
 
     const CHUNK: i64 = 1_000_000;
@@ -622,6 +624,16 @@ mod long_range {
         let Store::Postgres(pool) = &store else {
             panic!("the long-range mode runs on PostgreSQL");
         };
+        // Daily partitions over the loaded days, as a server running that
+        // long would have made them (otherwise the rows land in DEFAULT).
+        store
+            .create_partitions(
+                callq::store::PartitionWidth::Day,
+                days as u32 + 2,
+                Utc::now() - chrono::Duration::days(days + 1),
+            )
+            .await
+            .expect("partitions");
         println!("bulk-loading {total} reports over {days} days (generate_series)");
         let loaded = load(pool, total, days).await;
         println!("loaded in {:.1} s", loaded.as_secs_f64());
