@@ -405,38 +405,28 @@ async fn prune_postgres(
             )
             .await?;
         }
-        let claims = format!(
-            "DELETE FROM ingest_claims WHERE ctid = ANY(ARRAY( \
-               SELECT ctid FROM ingest_claims WHERE {condition} AND received_at < $2 LIMIT $3))"
-        );
-        loop {
-            let n = sqlx::query(&claims)
-                .bind(&tenants)
-                .bind(cut.before)
-                .bind(batch)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            pruned.claims += n;
-            if (n as i64) < batch {
-                break;
-            }
-        }
-        let rollups = format!(
-            "DELETE FROM stats_rollups WHERE ctid = ANY(ARRAY( \
-               SELECT ctid FROM stats_rollups WHERE {condition} AND hour < $2 LIMIT $3))"
-        );
-        loop {
-            let n = sqlx::query(&rollups)
-                .bind(&tenants)
-                .bind(cut.before)
-                .bind(batch)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            pruned.rollups += n;
-            if (n as i64) < batch {
-                break;
+        // The derived rows of the same tenants and hours: their claims
+        // (`received_at`) and their rollup hours (`hour`).
+        for (table, time_column, count) in [
+            ("ingest_claims", "received_at", &mut pruned.claims),
+            ("stats_rollups", "hour", &mut pruned.rollups),
+        ] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
+                   SELECT ctid FROM {table} WHERE {condition} AND {time_column} < $2 LIMIT $3))"
+            );
+            loop {
+                let n = sqlx::query(&sql)
+                    .bind(&tenants)
+                    .bind(cut.before)
+                    .bind(batch)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                *count += n;
+                if (n as i64) < batch {
+                    break;
+                }
             }
         }
     }
