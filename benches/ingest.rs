@@ -38,7 +38,9 @@
 //! `label:key=value,...;label2:...` with keys `exe`, `mode`, `env.NAME`,
 //! `db.NAME`, `drop_index` (`a+b` for several); see docs/benchmarks.md),
 //! CALLQ_BENCH_BASELINE (a path: shorthand for the variant
-//! `baseline:exe=<path>`).
+//! `baseline:exe=<path>`), CALLQ_BENCH_ROUNDS (1: callq and its variants
+//! run that many times, in alternating order; the variant RATIO lines give
+//! the medians of the per-round ratios).
 
 #[path = "../tests/it/support/pg.rs"]
 mod pg;
@@ -263,6 +265,7 @@ enum Load {
     Mixed,
 }
 
+#[derive(Clone)]
 struct Scenario {
     /// Its name in CALLQ_BENCH_SCENARIOS, or a variant's label.
     key: String,
@@ -281,6 +284,8 @@ struct Scenario {
     /// Indexes dropped after the child is READY, before the load.
     drop_indexes: Vec<String>,
     variant: bool,
+    /// Which round of `CALLQ_BENCH_ROUNDS` (0 for scenarios run once).
+    round: usize,
 }
 
 impl Scenario {
@@ -297,6 +302,7 @@ impl Scenario {
             db_settings: Vec::new(),
             drop_indexes: Vec::new(),
             variant: false,
+            round: 0,
         }
     }
 }
@@ -360,7 +366,6 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
 
 /// One row of the table.
 struct Row {
-    name: String,
     rate: f64,
     cpu: CpuPer1000,
 }
@@ -466,6 +471,7 @@ fn drive() {
     let selected = selected_scenarios();
     let on = |k: &str| selected.iter().any(|s| s == k);
     let variants = parse_variants(clients);
+    let rounds = env_or("CALLQ_BENCH_ROUNDS", 1).max(1) as usize;
     let cluster = (!sqlite).then(|| pg::PgCluster::start_new(true));
     let postmaster = cluster.as_ref().map(|c| c.postmaster_pid());
     let dir = tempfile::tempdir().unwrap();
@@ -495,16 +501,32 @@ fn drive() {
             clients,
         )));
     }
+    // callq and its variants, right after one another so that the A/B
+    // pairs run close in time; with several rounds the order alternates, so
+    // that neither side always runs first (on a fresher machine, say).
+    let mut ab = Vec::new();
     if on("callq") {
-        plan.push(Step::Run(Scenario::standard(
+        ab.push(Scenario::standard(
             "callq",
             "callq (group commit)",
             "group",
             clients,
-        )));
+        ));
     }
-    // Variants right after callq, so that the A/B pairs run close in time.
-    plan.extend(variants.into_iter().map(Step::Run));
+    ab.extend(variants);
+    for round in 0..rounds {
+        let mut order: Vec<Scenario> = ab.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for mut s in order {
+            s.round = round;
+            if rounds > 1 {
+                s.name = format!("{} #{}", s.name, round + 1);
+            }
+            plan.push(Step::Run(s));
+        }
+    }
     if on("storage") {
         plan.push(Step::Storage);
     }
@@ -545,7 +567,8 @@ fn drive() {
         warmup,
         secs,
     };
-    let mut rows: Vec<(String, Row)> = Vec::new();
+    // (scenario key, or `variant:<label>`; round; row)
+    let mut rows: Vec<(String, usize, Row)> = Vec::new();
     let mut all_ok = true;
     let mut callq_db: Option<(String, u64)> = None;
     for (i, step) in plan.iter().enumerate() {
@@ -553,7 +576,7 @@ fn drive() {
             Step::Run(s) => {
                 let (row, ok, stored) = bench.run(i, s);
                 all_ok &= ok;
-                if s.key == "callq" && !s.variant {
+                if s.key == "callq" && !s.variant && s.round == 0 {
                     callq_db = stored.map(|n| (bench.url(&format!("bench_{i}")), n));
                 }
                 rows.push((
@@ -562,6 +585,7 @@ fn drive() {
                     } else {
                         s.key.clone()
                     },
+                    s.round,
                     row,
                 ));
             }
@@ -577,12 +601,17 @@ fn drive() {
                 (Some(_), Some((url, stored))) => {
                     let (row, ok) = bench.storage_ceiling(i, url, *stored);
                     all_ok &= ok;
-                    rows.push(("storage".to_owned(), row));
+                    rows.push(("storage".to_owned(), 0, row));
                 }
             },
         }
     }
-    let get = |k: &str| rows.iter().find(|(key, _)| key == k).map(|(_, r)| r);
+    let get_in = |k: &str, round: usize| {
+        rows.iter()
+            .find(|(key, r, _)| key == k && *r == round)
+            .map(|(_, _, row)| row)
+    };
+    let get = |k: &str| get_in(k, 0);
     if let (Some(callq), Some(naive)) = (get("callq"), get("naive")) {
         println!(
             "RATIO callq / naive   = {:.2}x (target >= 2.5x)",
@@ -604,18 +633,63 @@ fn drive() {
             ratio(callq.cpu.pg, storage.cpu.pg)
         );
     }
-    if let Some(callq) = get("callq") {
-        for (key, row) in &rows {
-            if key.starts_with("variant:") {
-                println!(
-                    "RATIO {} / callq = {:.3}x (rate); PG cpu per 1,000 {} ({} ms vs {} ms)",
-                    row.name,
-                    row.rate / callq.rate,
-                    ratio(row.cpu.pg, callq.cpu.pg),
-                    ms(row.cpu.pg),
-                    ms(callq.cpu.pg)
-                );
+    let mut labels: Vec<&str> = Vec::new();
+    for (key, _, _) in &rows {
+        if let Some(label) = key.strip_prefix("variant:")
+            && !labels.contains(&label)
+        {
+            labels.push(label);
+        }
+    }
+    for label in labels {
+        // Each round's variant against that round's callq.
+        let (mut rate, mut pg) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            if let (Some(v), Some(c)) = (
+                get_in(&format!("variant:{label}"), round),
+                get_in("callq", round),
+            ) {
+                rate.push(v.rate / c.rate);
+                if let (Some(a), Some(b)) = (v.cpu.pg, c.cpu.pg)
+                    && b > 0.0
+                {
+                    pg.push(a / b);
+                }
             }
+        }
+        if rate.is_empty() {
+            continue;
+        }
+        let each = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let pg_text = if pg.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("{:.3}x", median(&pg))
+        };
+        if rounds > 1 {
+            println!(
+                "RATIO {label} / callq = {:.3}x (rate); PG cpu per 1,000 {pg_text} (medians of {} rounds; rate {}, PG cpu {})",
+                median(&rate),
+                rate.len(),
+                each(&rate),
+                each(&pg)
+            );
+        } else {
+            let (v, c) = (
+                get_in(&format!("variant:{label}"), 0).unwrap(),
+                get("callq").unwrap(),
+            );
+            println!(
+                "RATIO {label} / callq = {:.3}x (rate); PG cpu per 1,000 {pg_text} ({} ms vs {} ms)",
+                rate[0],
+                ms(v.cpu.pg),
+                ms(c.cpu.pg)
+            );
         }
     }
     drop(bench);
@@ -623,6 +697,18 @@ fn drive() {
         all_ok,
         "the bench found acknowledged reports missing or unexpected answers"
     );
+}
+
+/// The median (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -782,15 +868,7 @@ impl Bench {
                 ok = false;
             }
         }
-        (
-            Row {
-                name: s.name.clone(),
-                rate,
-                cpu,
-            },
-            ok,
-            stored,
-        )
+        (Row { rate, cpu }, ok, stored)
     }
 
     /// The storage ceiling: the callq scenario's rows, read out with binary
@@ -875,14 +953,7 @@ impl Bench {
         if !ok {
             println!("!! {name}: {stored} rows read out but {copied} written");
         }
-        (
-            Row {
-                name: name.to_owned(),
-                rate,
-                cpu,
-            },
-            ok,
-        )
+        (Row { rate, cpu }, ok)
     }
 }
 
