@@ -445,7 +445,7 @@ fn print_row(
 
 /// A step of the run.
 enum Step {
-    Run(Scenario),
+    Run(Box<Scenario>),
     /// The storage ceiling, from the rows of the callq scenario.
     Storage,
 }
@@ -486,20 +486,20 @@ fn drive() {
 
     let mut plan = Vec::new();
     if on("ceiling") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "ceiling",
             "HTTP ceiling (no storage)",
             "discard",
             clients,
-        )));
+        ))));
     }
     if on("naive") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "naive",
             "naive (INSERT per request)",
             "per-request",
             clients,
-        )));
+        ))));
     }
     // callq and its variants, right after one another so that the A/B
     // pairs run close in time; with several rounds the order alternates, so
@@ -524,7 +524,7 @@ fn drive() {
             if rounds > 1 {
                 s.name = format!("{} #{}", s.name, round + 1);
             }
-            plan.push(Step::Run(s));
+            plan.push(Step::Run(Box::new(s)));
         }
     }
     if on("storage") {
@@ -533,7 +533,7 @@ fn drive() {
     if on("mixed") {
         let mut s = Scenario::standard("mixed", "callq + dashboard + CSV", "group", clients);
         s.load = Load::Mixed;
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
     if on("overload") {
         let mut s = Scenario::standard(
@@ -543,7 +543,7 @@ fn drive() {
             clients * 4,
         );
         s.queue_capacity = Some(overload_queue);
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
 
     println!(
@@ -823,6 +823,18 @@ impl Bench {
             println!(
                 "!! {}: {} acknowledged but {} stored",
                 s.name, outcome.acked, n
+            );
+            ok = false;
+        }
+        // A CPU column that reads zero for a run that stored rows means the
+        // /proc reading is broken (a wrong pid, say): say so, do not print
+        // a plausible-looking table.
+        if stored.is_some_and(|n| n > 0)
+            && (cpu.pg.is_some_and(|v| v <= 0.0) || cpu.callq.is_some_and(|v| v <= 0.0))
+        {
+            println!(
+                "!! {}: a CPU column reads 0 for a run that stored reports",
+                s.name
             );
             ok = false;
         }
