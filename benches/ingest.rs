@@ -132,6 +132,7 @@ fn serve(mode: &str) {
 
 /// CPU seconds of processes, read from `/proc/<pid>/stat` (Linux).
 mod cpu {
+    use std::collections::HashMap;
     use std::sync::OnceLock;
 
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), asked of `getconf`
@@ -182,16 +183,67 @@ mod cpu {
         fields("self").map_or(0.0, |f| of(&f, false))
     }
 
-    /// A PostgreSQL cluster's CPU: the postmaster including its reaped
-    /// children (backends and workers that exited), plus every live child
-    /// with its own reaped children. A backend that exits between two
-    /// snapshots moves from the live sum into the postmaster's cutime, so
-    /// the total only grows.
-    pub fn postgres(postmaster: u32) -> f64 {
+    /// A PostgreSQL cluster's CPU at one instant: the total, and each live
+    /// child's share with its kind.
+    #[derive(Clone, Default)]
+    pub struct PgCpu {
+        /// The postmaster including its reaped children (backends and
+        /// workers that exited), plus every live child with its own reaped
+        /// children. A backend that exits between two snapshots moves from
+        /// the live sum into the postmaster's cutime, so the total only
+        /// grows.
+        pub total: f64,
+        /// pid -> (kind, CPU seconds) of each live child.
+        pub live: HashMap<u32, (&'static str, f64)>,
+    }
+
+    /// The kinds of [`breakdown`], in the order printed.
+    pub const KINDS: [&str; 9] = [
+        "backends",
+        "parallel workers",
+        "autovacuum",
+        "walwriter",
+        "checkpointer",
+        "bgwriter",
+        "io workers",
+        "other",
+        "postmaster+exited",
+    ];
+
+    /// A child's kind, from its process title (`postgres: walwriter`,
+    /// `postgres: postgres bench_2 127.0.0.1(5432) idle` for a backend).
+    fn kind_of(pid: &str) -> &'static str {
+        let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title).replace('\0', " ");
+        let t = title.strip_prefix("postgres: ").unwrap_or(&title);
+        for (start, kind) in [
+            ("walwriter", "walwriter"),
+            ("checkpointer", "checkpointer"),
+            ("background writer", "bgwriter"),
+            ("autovacuum", "autovacuum"),
+            ("parallel worker", "parallel workers"),
+            ("io worker", "io workers"),
+            ("logical replication", "other"),
+            ("logger", "other"),
+            ("archiver", "other"),
+            ("walsender", "other"),
+            ("walsummarizer", "other"),
+        ] {
+            if t.starts_with(start) {
+                return kind;
+            }
+        }
+        "backends"
+    }
+
+    pub fn postgres(postmaster: u32) -> PgCpu {
         let Some(master) = fields(&postmaster.to_string()) else {
-            return 0.0;
+            return PgCpu::default();
         };
-        let mut total = of(&master, true);
+        let mut cpu = PgCpu {
+            total: of(&master, true),
+            live: HashMap::new(),
+        };
         let parent = postmaster.to_string();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let name = entry.file_name();
@@ -204,17 +256,42 @@ mod cpu {
             if let Some(f) = fields(pid)
                 && f.get(1) == Some(&parent)
             {
-                total += of(&f, true);
+                let secs = of(&f, true);
+                cpu.total += secs;
+                if let Ok(pid) = pid.parse() {
+                    cpu.live.insert(pid, (kind_of(&pid.to_string()), secs));
+                }
             }
         }
-        total
+        cpu
+    }
+
+    /// CPU seconds between two snapshots by kind ([`KINDS`]): live children
+    /// by their titles; what is left of the total (the postmaster itself and
+    /// children that exited in between) as `postmaster+exited`.
+    pub fn breakdown(before: &PgCpu, after: &PgCpu) -> Vec<(&'static str, f64)> {
+        let mut by_kind: HashMap<&'static str, f64> = HashMap::new();
+        let mut attributed = 0.0;
+        for (pid, (kind, secs)) in &after.live {
+            let earlier = before.live.get(pid).map_or(0.0, |(_, s)| *s);
+            *by_kind.entry(kind).or_default() += secs - earlier;
+            attributed += secs - earlier;
+        }
+        by_kind.insert(
+            "postmaster+exited",
+            (after.total - before.total) - attributed,
+        );
+        KINDS
+            .iter()
+            .filter_map(|k| by_kind.get(k).map(|v| (*k, *v)))
+            .collect()
     }
 }
 
 /// CPU seconds of the three parties at one instant.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct CpuSnap {
-    pg: Option<f64>,
+    pg: Option<cpu::PgCpu>,
     callq: Option<f64>,
     load: f64,
 }
@@ -235,10 +312,32 @@ impl CpuSnap {
             (reports > 0).then(|| (b - a) * 1e6 / reports as f64)
         };
         CpuPer1000 {
-            pg: per(self.pg, end.pg),
+            pg: per(
+                self.pg.as_ref().map(|c| c.total),
+                end.pg.as_ref().map(|c| c.total),
+            ),
             callq: per(self.callq, end.callq),
             load: per(Some(self.load), Some(end.load)),
         }
+    }
+
+    /// The line beneath a row: PostgreSQL's CPU per 1,000 reports by kind
+    /// of process (none without PostgreSQL or reports).
+    fn pg_line(&self, end: &CpuSnap, reports: u64) -> Option<String> {
+        let (a, b) = (self.pg.as_ref()?, end.pg.as_ref()?);
+        if reports == 0 {
+            return None;
+        }
+        let parts: Vec<String> = cpu::breakdown(a, b)
+            .into_iter()
+            .filter(|(_, secs)| secs.abs() * 1e6 / reports as f64 >= 0.05)
+            .map(|(kind, secs)| format!("{kind} {:.1}", secs * 1e6 / reports as f64))
+            .collect();
+        Some(format!(
+            "{:<28} PG cpu by process (ms per 1,000): {}",
+            "",
+            parts.join(", ")
+        ))
     }
 }
 
@@ -816,6 +915,11 @@ impl Bench {
         if !stats_line.is_empty() {
             println!("{:<28} {}", "", stats_line);
         }
+        if let Some(n) = stored
+            && let Some(line) = before.pg_line(&after, n)
+        {
+            println!("{line}");
+        }
         let mut ok = true;
         if let Some(n) = stored
             && n != outcome.acked
@@ -961,6 +1065,9 @@ impl Bench {
             STORED_TABLES.join(", "),
             elapsed
         );
+        if let Some(line) = before.pg_line(&after, copied) {
+            println!("{line}");
+        }
         let ok = copied == stored;
         if !ok {
             println!("!! {name}: {stored} rows read out but {copied} written");
