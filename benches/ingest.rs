@@ -94,7 +94,8 @@ fn serve(mode: &str) {
         "discard" => IngestMode::Discard,
         "per-request" => IngestMode::InsertPerRequest,
         "group" => IngestMode::GroupCommit,
-        other => panic!("unknown serve mode `{other}` (discard, per-request, group)"),
+        "copy" => IngestMode::GroupCommitCopy,
+        other => panic!("unknown serve mode `{other}` (discard, per-request, group, copy)"),
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
