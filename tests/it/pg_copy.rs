@@ -383,9 +383,11 @@ async fn a_connection_lost_in_the_middle_of_the_copy_transaction_commits_nothing
     assert_eq!(store.count_reports("acme").await.unwrap(), 3);
 }
 
-/// The transaction has three statements that can wait, so each gets a
-/// third of the connection's `statement_timeout`: the whole flush stays
-/// within the bound the one `UNNEST` statement has.
+/// The transaction's statements share one deadline, the connection's
+/// `statement_timeout` from its start: a statement that waited most of it
+/// leaves the next only the rest, so the whole flush stays within the bound
+/// the one `UNNEST` statement has, and a single long wait within it is not
+/// cut short.
 #[tokio::test]
 async fn the_copy_transaction_as_a_whole_stays_within_the_statement_timeout() {
     let url = pg::fresh_database().await;
@@ -396,22 +398,57 @@ async fn the_copy_transaction_as_a_whole_stays_within_the_statement_timeout() {
     let store = Store::open_bounded(&url, &Default::default(), Some(bounds)).unwrap();
     store.migrate().await.unwrap();
     let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
-    let mut lock = blocker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE media_streams IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    let started = std::time::Instant::now();
-    let e = store
-        .insert_batch_via(&[full_report(1)], DEFAULT_RETRY_WINDOW, PgWritePath::Copy)
-        .await
-        .unwrap_err();
-    let waited = started.elapsed();
-    lock.rollback().await.unwrap();
-    assert!(!e.is_content_refusal(), "{e}");
-    assert!(
-        waited >= Duration::from_millis(450) && waited < Duration::from_millis(1400),
-        "cancelled after a third of 1.5 s, not the whole: {waited:?}"
-    );
-    assert_eq!(store.count_reports("acme").await.unwrap(), 0);
+    // Reports held 1 s (under the bound: committed), then streams held
+    // past what is left: rolled back at the deadline, not 1.5 s later.
+    for (n, table, hold, commits) in [
+        (1, "reports", 1000, true),
+        (2, "media_streams", 3000, false),
+    ] {
+        let mut lock = blocker.begin().await.unwrap();
+        sqlx::query(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut *lock)
+            .await
+            .unwrap();
+        if !commits {
+            // Let the reports' COPY wait too, most of the budget.
+            let (locked, is_locked) = tokio::sync::oneshot::channel();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut second = sqlx::PgConnection::connect(&url).await.unwrap();
+                let mut also = second.begin().await.unwrap();
+                sqlx::query("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE")
+                    .execute(&mut *also)
+                    .await
+                    .unwrap();
+                locked.send(()).unwrap();
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+                also.rollback().await.unwrap();
+            });
+            is_locked.await.unwrap();
+        }
+        let started = std::time::Instant::now();
+        let flush = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .insert_batch_via(&[full_report(n)], DEFAULT_RETRY_WINDOW, PgWritePath::Copy)
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(hold)).await;
+        lock.rollback().await.unwrap();
+        let result = flush.await.unwrap();
+        let waited = started.elapsed();
+        if commits {
+            assert!(result.is_ok(), "{result:?}");
+        } else {
+            let e = result.unwrap_err();
+            assert!(!e.is_content_refusal(), "{e}");
+            assert!(
+                waited >= Duration::from_millis(1400) && waited < Duration::from_millis(2400),
+                "cancelled at the transaction's deadline, not a statement's: {waited:?} {e}"
+            );
+        }
+    }
+    assert_eq!(store.count_reports("acme").await.unwrap(), 1);
 }

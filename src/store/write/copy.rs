@@ -40,14 +40,24 @@ static COPY_REPORTS: LazyLock<String> =
 static COPY_STREAMS: LazyLock<String> =
     LazyLock::new(|| copy_in_sql(MediaStreams::NAME, &names(MediaStreams::COLUMNS, None)));
 
-/// The transaction's start, in the same round trip as `BEGIN`: the
-/// connection's `statement_timeout` (set from the writer's flush timeout,
-/// see `StatementBounds`) split over the three statements that can wait
-/// (claims, two `COPY`s), so the whole transaction stays within the bound
-/// the one `UNNEST` statement has. `0` (no bound) stays `0`.
-const BEGIN: &str = "BEGIN; SELECT set_config('statement_timeout', \
-       (EXTRACT(epoch FROM current_setting('statement_timeout')::interval) * 1000 / 3)::bigint::text, \
+/// The transaction's start, in the same round trip as `BEGIN`: its
+/// deadline, the connection's `statement_timeout` from now (set from the
+/// writer's flush timeout, see `StatementBounds`; empty when unbounded), in
+/// a transaction-local setting that [`TO_DEADLINE`] reads.
+const BEGIN: &str = "BEGIN; SELECT set_config('callq.flush_deadline', \
+       CASE WHEN current_setting('statement_timeout') = '0' THEN '' \
+            ELSE (clock_timestamp() + current_setting('statement_timeout')::interval)::text END, \
        true)";
+
+/// Before each `COPY`: its `statement_timeout` is what is left until the
+/// transaction's deadline (at least 1 ms: a deadline passed cancels it at
+/// once), so the whole transaction is bounded as the one `UNNEST` statement
+/// is, however its time is shared between the statements.
+const TO_DEADLINE: &str = "SELECT set_config('statement_timeout', \
+       CASE WHEN current_setting('callq.flush_deadline') = '' THEN '0' \
+            ELSE greatest(1, ceil(1000 * extract(epoch FROM \
+                   current_setting('callq.flush_deadline')::timestamptz - clock_timestamp())))::bigint::text \
+       END, true)";
 
 /// Writes the plan's leaders in one transaction; returns, per leader, the
 /// holder of its claim (`None`: written), as `postgres::insert_batch` does.
@@ -85,6 +95,7 @@ pub(super) async fn insert_batch(
             Reports::copy_row(&mut data, &reports[i]);
         }
         data.extend_from_slice(&TRAILER);
+        sqlx::query(TO_DEADLINE).execute(&mut *tx).await?;
         let mut copy = tx.copy_in_raw(&COPY_REPORTS).await?;
         copy.send(data).await?;
         copy.finish().await?;
@@ -101,6 +112,7 @@ pub(super) async fn insert_batch(
         }
         if !data.is_empty() {
             data.extend_from_slice(&TRAILER);
+            sqlx::query(TO_DEADLINE).execute(&mut *tx).await?;
             let mut copy = tx.copy_in_raw(&COPY_STREAMS).await?;
             copy.send(data).await?;
             copy.finish().await?;
