@@ -94,8 +94,7 @@ fn serve(mode: &str) {
         "discard" => IngestMode::Discard,
         "per-request" => IngestMode::InsertPerRequest,
         "group" => IngestMode::GroupCommit,
-        "copy" => IngestMode::GroupCommitCopy,
-        other => panic!("unknown serve mode `{other}` (discard, per-request, group, copy)"),
+        other => panic!("unknown serve mode `{other}` (discard, per-request, group)"),
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {

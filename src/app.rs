@@ -260,7 +260,7 @@ impl Server {
         ingest_mode: crate::ingest::IngestMode,
     ) -> Result<Server, StartError> {
         crate::telemetry::prometheus();
-        let mut state = AppState::open_writing(&settings, ingest_mode.pg_write_path()).await?;
+        let mut state = AppState::open(&settings).await?;
         state.ingest = state.ingest.with_mode(ingest_mode, state.store.clone());
         Self::listen(settings, state).await
     }

@@ -140,30 +140,17 @@ pub use bench::IngestMode;
 mod bench {
     use super::Ingest;
     use crate::model::Report;
-    use crate::store::{Committed, PgWritePath, Store, WriteError};
+    use crate::store::{Committed, Store, WriteError};
 
     /// How ingest handlers write. The alternatives exist for the benchmark only.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum IngestMode {
         /// Through the group-commit writer (production).
         GroupCommit,
-        /// Through the group-commit writer, batches written to PostgreSQL
-        /// with binary COPY ([`PgWritePath::Copy`]) whatever the default.
-        GroupCommitCopy,
         /// One INSERT transaction per request: the naive design, as a baseline.
         InsertPerRequest,
         /// Answer as if stored, store nothing: the HTTP ceiling.
         Discard,
-    }
-
-    impl IngestMode {
-        /// The writer's PostgreSQL write path in this mode.
-        pub fn pg_write_path(self) -> PgWritePath {
-            match self {
-                IngestMode::GroupCommitCopy => PgWritePath::Copy,
-                _ => PgWritePath::default(),
-            }
-        }
     }
 
     #[derive(Clone)]
@@ -192,7 +179,7 @@ mod bench {
         /// database, for [`IngestMode::InsertPerRequest`].
         pub fn with_mode(self, mode: IngestMode, store: Store) -> Ingest {
             let baseline = match mode {
-                IngestMode::GroupCommit | IngestMode::GroupCommitCopy => None,
+                IngestMode::GroupCommit => None,
                 IngestMode::InsertPerRequest => Some(Baseline::InsertPerRequest(store)),
                 IngestMode::Discard => Some(Baseline::Discard),
             };

@@ -20,8 +20,7 @@ use crate::ingest::Ingest;
 use crate::maintenance::Maintenance;
 use crate::store::rollup::RollupTask;
 use crate::store::{
-    PgWritePath, ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer,
-    WriterConfig,
+    ReadOptions, StatementBounds, Store, StoreError, StoreOptions, Writer, WriterConfig,
 };
 
 /// The router's state: every part a handler may extract, and what the
@@ -82,15 +81,6 @@ impl AppState {
     /// `read_database_url` when one is set: a streaming replica, which the
     /// migrations reach through replication) and starts the writer.
     pub async fn open(settings: &Settings) -> Result<AppState, StoreError> {
-        Self::open_writing(settings, PgWritePath::default()).await
-    }
-
-    /// [`AppState::open`] with the writer on PostgreSQL write path `path`
-    /// (the ingest benchmark compares them in one run).
-    pub(crate) async fn open_writing(
-        settings: &Settings,
-        path: PgWritePath,
-    ) -> Result<AppState, StoreError> {
         let store = Store::open_bounded(
             settings.database_url(),
             &StoreOptions {
@@ -121,7 +111,6 @@ impl AppState {
                 flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
                 retry_window: Duration::from_secs(settings.retry_window_secs),
                 tenant_queue_share: settings.tenant_queue_share,
-                pg_write_path: path,
             },
         );
         let rollups = RollupTask::start(

@@ -50,11 +50,11 @@ pub use read::call_view::CallReport;
 pub use read::pool::ReadOptions;
 pub use read::query;
 pub use retention::{Pruned, RetentionPolicy};
+pub use write::Committed;
 pub use write::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 pub use write::writer::{
     RequestTicket, WriteAnswer, WriteError, Writer, WriterConfig, WriterStats, check_key,
 };
-pub use write::{Committed, PgWritePath};
 
 use std::time::Duration;
 

@@ -20,7 +20,6 @@ mod health;
 mod hostile_input;
 mod openapi;
 mod partitioning;
-mod pg_copy;
 mod plivo;
 mod quality;
 mod read_isolation;

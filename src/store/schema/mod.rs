@@ -8,7 +8,6 @@
 //! here, `tests/it/store_schema.rs` for PostgreSQL) fails until the
 //! migrations and these lists name the same columns with the same types.
 
-pub(crate) mod copy;
 pub(crate) mod table;
 pub(crate) mod value;
 

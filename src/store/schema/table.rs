@@ -197,20 +197,6 @@ macro_rules! table {
                 q
             }
 
-            /// Appends one row in PostgreSQL's binary `COPY` format
-            /// (`schema/copy.rs`), every column in list order; a listed
-            /// type without a `CopyField` encoding does not compile.
-            pub fn copy_row(
-                out: &mut Vec<u8>,
-                $($($key: &$key_ty,)+)?
-                row: &$model,
-            ) {
-                use $crate::store::schema::copy::CopyField;
-                $crate::store::schema::copy::row_start(out, Self::COLUMNS.len());
-                $($(<$key_ty as CopyField>::copy($key, out);)+)?
-                $(<$ty as CopyField>::copy(&row.$field, out);)+
-            }
-
             /// Binds one row's values, in list order, for a `VALUES` row
             /// whose placeholders came from `Placeholders::values(COLUMNS)`.
             pub fn bind_values<'q>(

@@ -278,17 +278,12 @@ impl ToColumn for Vec<String> {
 /// Issues joined by the ASCII unit separator. Issue names are canonical
 /// enum names; a separator inside one is dropped, not trusted.
 fn join_issues(issues: &[String]) -> String {
-    stored_issues(issues).collect::<Vec<_>>().join("\u{1f}")
-}
-
-/// The issue names PostgreSQL stores: without separators, none empty (what
-/// `string_to_array` of [`join_issues`] gives), so that every write path
-/// stores the same array.
-pub(crate) fn stored_issues(issues: &[String]) -> impl Iterator<Item = String> + '_ {
     issues
         .iter()
         .map(|i| i.replace('\u{1f}', ""))
         .filter(|i| !i.is_empty())
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
 }
 
 /// Types stored as the same text on both backends, through an encoding

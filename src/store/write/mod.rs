@@ -4,12 +4,10 @@
 //!
 //! - `writer.rs`: queues, batches, bisects refused batches, answers each request;
 //! - `postgres.rs` / `sqlite.rs`: one batch in one statement / one transaction;
-//! - `copy.rs`: PostgreSQL's other path, claims then binary `COPY` ([`PgWritePath`]);
 //! - `claims.rs`: which reports of a batch are retries; `tenant_share.rs`:
 //!   per-tenant fairness in the queue.
 
 pub(super) mod claims;
-mod copy;
 pub(super) mod postgres;
 pub(super) mod sqlite;
 mod tenant_share;
@@ -35,19 +33,6 @@ pub struct Committed {
     pub duplicate: bool,
 }
 
-/// How a batch is written to PostgreSQL (SQLite has one way). Both give
-/// every report the same outcome and store the same rows; they differ in
-/// the work PostgreSQL does per report (issue 15, `docs/benchmarks.md`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum PgWritePath {
-    /// One statement: claims, reports and streams from `UNNEST`ed arrays.
-    #[default]
-    Unnest,
-    /// One transaction: the claims statement, then binary `COPY` of the
-    /// reports and streams to write.
-    Copy,
-}
-
 impl Store {
     /// [`Store::insert_batch_within`] the default retry window.
     pub async fn insert_batch(
@@ -69,29 +54,14 @@ impl Store {
         reports: &[Report],
         retry_window: Duration,
     ) -> Result<Vec<Result<Committed, KeyReused>>, StoreError> {
-        self.insert_batch_via(reports, retry_window, PgWritePath::default())
-            .await
-    }
-
-    /// [`Store::insert_batch_within`] on PostgreSQL's write path `path`
-    /// (ignored on SQLite).
-    pub async fn insert_batch_via(
-        &self,
-        reports: &[Report],
-        retry_window: Duration,
-        path: PgWritePath,
-    ) -> Result<Vec<Result<Committed, KeyReused>>, StoreError> {
         if reports.is_empty() {
             return Ok(Vec::new());
         }
         let plan = Plan::new(reports, retry_window);
         let holders = match self {
-            Store::Postgres(pool) => match path {
-                PgWritePath::Unnest => {
-                    postgres::insert_batch(pool, reports, &plan, retry_window).await?
-                }
-                PgWritePath::Copy => copy::insert_batch(pool, reports, &plan, retry_window).await?,
-            },
+            Store::Postgres(pool) => {
+                postgres::insert_batch(pool, reports, &plan, retry_window).await?
+            }
             Store::Sqlite(pool) => sqlite::insert_batch(pool, reports, &plan, retry_window).await?,
         };
         Ok(plan.resolve(reports, &holders))

@@ -1,5 +1,13 @@
 //! PostgreSQL batch insert: `UNNEST` of one array per column, so one fixed,
 //! prepared statement writes any number of rows.
+//!
+//! Binary `COPY` was measured against it (issue 15: the claims statement,
+//! then `COPY` of the reports and streams, in one transaction) and was no
+//! cheaper for PostgreSQL per report, dearer for callq, and slower end to
+//! end. The likely reason: that transaction takes 7 to 9 round trips where
+//! this statement takes one, at batches of about 16 reports (the ingest
+//! bench's average), so what `COPY` saves per row does not pay for them.
+//! Figures in `docs/benchmarks.md` ("Binary COPY against the UNNEST statement").
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -42,8 +50,18 @@ fn insert_batch_sql() -> String {
     let stream_arrays = p.arrays(MediaStreams::COLUMNS);
     let claim_arrays = p.arrays(IngestClaims::COLUMNS);
     let window = p.value();
+    let stale = format!(
+        "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => {window}))"
+    );
     format!(
-        "WITH claims AS ({claims}), \
+        "WITH claims AS ( \
+           INSERT INTO ingest_claims AS c ({claim_columns}) \
+           SELECT {claim_values} FROM UNNEST({claim_arrays}) AS k({claim_columns}) \
+           ON CONFLICT (tenant, claim) DO UPDATE SET \
+             fingerprint = CASE WHEN {stale} THEN EXCLUDED.fingerprint ELSE c.fingerprint END, \
+             report_id = CASE WHEN {stale} THEN EXCLUDED.report_id ELSE c.report_id END, \
+             received_at = CASE WHEN {stale} THEN EXCLUDED.received_at ELSE c.received_at END \
+           RETURNING c.tenant, c.claim, c.fingerprint, c.report_id), \
          inserted AS ( \
            INSERT INTO reports ({report_columns}) \
            SELECT {report_values} \
@@ -60,49 +78,13 @@ fn insert_batch_sql() -> String {
          UNION ALL \
          SELECT report_id, tenant, claim, fingerprint FROM claims \
            WHERE report_id NOT IN (SELECT id FROM inserted)",
-        claims = claims_upsert_sql(&claim_arrays, &window),
+        claim_columns = IngestClaims::list(),
+        claim_values = unnested_values(IngestClaims::COLUMNS, "k"),
         report_columns = Reports::list(),
         report_values = unnested_values(Reports::COLUMNS, "u"),
         stream_columns = names(MediaStreams::COLUMNS, None),
         stream_values = unnested_values(MediaStreams::COLUMNS, "s"),
     )
-}
-
-/// The claims step of a batch, shared by both PostgreSQL write paths: each
-/// claim (one array per `ingest_claims` column, `claim_arrays`) is inserted;
-/// one already there is returned as it is (or taken over when it is a
-/// keyless claim older than `window` seconds), and `ON CONFLICT` waits for
-/// a concurrent transaction holding it to end, so two processes agree.
-/// Returns every claim's row after the statement: its holder.
-pub(super) fn claims_upsert_sql(claim_arrays: &str, window: &str) -> String {
-    let stale = format!(
-        "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => {window}))"
-    );
-    format!(
-        "INSERT INTO ingest_claims AS c ({claim_columns}) \
-           SELECT {claim_values} FROM UNNEST({claim_arrays}) AS k({claim_columns}) \
-           ON CONFLICT (tenant, claim) DO UPDATE SET \
-             fingerprint = CASE WHEN {stale} THEN EXCLUDED.fingerprint ELSE c.fingerprint END, \
-             report_id = CASE WHEN {stale} THEN EXCLUDED.report_id ELSE c.report_id END, \
-             received_at = CASE WHEN {stale} THEN EXCLUDED.received_at ELSE c.received_at END \
-           RETURNING c.tenant, c.claim, c.fingerprint, c.report_id",
-        claim_columns = IngestClaims::list(),
-        claim_values = unnested_values(IngestClaims::COLUMNS, "k"),
-    )
-}
-
-/// The `ingest_claims` rows of the plan's leaders, in the one global claim
-/// order (tenant, claim): two concurrent flushes that share claims (a retry
-/// arriving while its first attempt is in flight) then wait for each other
-/// instead of deadlocking.
-pub(super) fn ordered_claim_rows(reports: &[Report], plan: &Plan) -> Vec<ClaimRow> {
-    let mut claimed: Vec<_> = plan
-        .leaders
-        .iter()
-        .filter_map(|&i| plan.claims[i].as_ref().map(|claim| (claim, &reports[i])))
-        .collect();
-    claimed.sort_unstable_by(|(a, _), (b, _)| (&a.tenant, &a.key).cmp(&(&b.tenant, &b.key)));
-    claimed.iter().map(|(c, r)| c.row(r)).collect()
 }
 
 /// Writes the plan's leaders in one statement; returns, per leader, the
@@ -119,6 +101,7 @@ pub(super) async fn insert_batch(
     let mut stream_tenants: Vec<String> = Vec::new();
     let mut stream_times: Vec<DateTime<Utc>> = Vec::new();
     let mut streams: Vec<&MediaStream> = Vec::new();
+    let mut claimed = Vec::new();
     for &i in &plan.leaders {
         let r = &reports[i];
         leaders.push(r);
@@ -129,8 +112,15 @@ pub(super) async fn insert_batch(
             streams.push(stream);
         }
         report_claims.push(plan.claims[i].as_ref().map(|claim| claim.key.as_slice()));
+        if let Some(claim) = &plan.claims[i] {
+            claimed.push((claim, r));
+        }
     }
-    let claim_rows = ordered_claim_rows(reports, plan);
+    // Claims are taken in one global order, so two concurrent flushes that
+    // share claims (a retry arriving while its first attempt is in flight)
+    // wait for each other instead of deadlocking.
+    claimed.sort_unstable_by(|(a, _), (b, _)| (&a.tenant, &a.key).cmp(&(&b.tenant, &b.key)));
+    let claim_rows: Vec<ClaimRow> = claimed.iter().map(|(c, r)| c.row(r)).collect();
     let claim_refs: Vec<&ClaimRow> = claim_rows.iter().collect();
     // In the order `insert_batch_sql` handed out the placeholders.
     let q = sqlx::query(INSERT_BATCH.as_str());

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::Committed;
 use super::claims::{DEFAULT_RETRY_WINDOW, KeyReused, MAX_IDEMPOTENCY_KEY_CHARS};
 use super::tenant_share::{ShareGuard, TenantShares};
-use super::{Committed, PgWritePath};
 use crate::model::Report;
 use crate::store::{Store, StoreError};
 
@@ -65,8 +65,6 @@ pub struct WriterConfig {
     /// hold; beyond it that tenant gets [`WriteError::TenantBusy`]. 1.0
     /// (the default here; the server passes its setting) enforces nothing.
     pub tenant_queue_share: f64,
-    /// How batches are written to PostgreSQL (see [`PgWritePath`]).
-    pub pg_write_path: PgWritePath,
 }
 
 impl Default for WriterConfig {
@@ -79,7 +77,6 @@ impl Default for WriterConfig {
             flush_timeout: Duration::from_secs(10),
             retry_window: DEFAULT_RETRY_WINDOW,
             tenant_queue_share: 1.0,
-            pg_write_path: PgWritePath::default(),
         }
     }
 }
@@ -501,9 +498,8 @@ async fn run(
         let store = store.clone();
         let counters = counters.clone();
         let window = config.retry_window;
-        let path = config.pg_write_path;
         tokio::spawn(async move {
-            flush(&store, jobs, window, path, &counters).await;
+            flush(&store, jobs, window, &counters).await;
             drop(slot);
         });
     }
@@ -513,13 +509,7 @@ async fn run(
         .await;
 }
 
-async fn flush(
-    store: &Store,
-    jobs: Vec<Job>,
-    retry_window: Duration,
-    path: PgWritePath,
-    counters: &Counters,
-) {
+async fn flush(store: &Store, jobs: Vec<Job>, retry_window: Duration, counters: &Counters) {
     // Batch assembly: a job whose client has gone is never written.
     let (live, gone): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(Job::take);
     if !gone.is_empty() {
@@ -539,7 +529,7 @@ async fn flush(
         .map(|job| (job.report, (job.reply, job._bytes)))
         .unzip();
     let started = Instant::now();
-    let results = write_bisecting(store, &reports, retry_window, path, counters).await;
+    let results = write_bisecting(store, &reports, retry_window, counters).await;
     let elapsed = started.elapsed();
     let committed = results.iter().filter(|r| r.is_ok()).count() as u64;
     let refused = results
@@ -583,7 +573,6 @@ async fn write_bisecting(
     store: &Store,
     reports: &[Report],
     retry_window: Duration,
-    path: PgWritePath,
     counters: &Counters,
 ) -> Vec<Result<Committed, WriteError>> {
     let mut results: Vec<Option<Result<Committed, WriteError>>> = vec![None; reports.len()];
@@ -592,7 +581,7 @@ async fn write_bisecting(
     while let Some(range) = pending.pop() {
         let part = &reports[range.clone()];
         counters.transactions.fetch_add(1, Ordering::Relaxed);
-        match store.insert_batch_via(part, retry_window, path).await {
+        match store.insert_batch_within(part, retry_window).await {
             Ok(outcomes) => {
                 for (slot, outcome) in results[range].iter_mut().zip(outcomes) {
                     *slot = Some(committed(outcome));
