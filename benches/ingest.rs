@@ -846,6 +846,17 @@ impl Bench {
         self.url(db)
     }
 
+    /// `VACUUM (ANALYZE)` of a finished scenario's database, outside every
+    /// window, so that autovacuum does not do that work (triggered by this
+    /// scenario's inserts) inside the next scenario's window and charge it
+    /// there. Autovacuum that starts inside a scenario's own window stays
+    /// charged to it.
+    fn settle(&self, url: &str) {
+        if self.cluster.is_some() {
+            execute(&self.rt, url, &["VACUUM (ANALYZE)".to_owned()]);
+        }
+    }
+
     /// A checkpoint, so that the dirty pages of what ran before are written
     /// now and not charged to what runs next.
     fn checkpoint(&self) {
@@ -891,6 +902,7 @@ impl Bench {
         } else {
             Some(count_rows(&self.rt, &url))
         };
+        self.settle(&url);
         let mut lat = outcome.latencies_us.clone();
         lat.sort_unstable();
         let rate = outcome.acked_in_window as f64 / self.secs as f64;
@@ -1044,6 +1056,7 @@ impl Bench {
             (before, after, elapsed)
         });
         let copied = count_rows(&self.rt, &url);
+        self.settle(&url);
         let rate = copied as f64 / elapsed;
         let cpu = before.per_1000(&after, copied);
         let mib = data.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);
