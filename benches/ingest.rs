@@ -656,6 +656,7 @@ fn drive() {
     println!(
         "cpu columns: CPU ms (user+system) per 1,000 committed reports over the whole load (warm-up included): PG = PostgreSQL, callq = the callq child, load = this load generator"
     );
+    println!("load average at start: {}", load_average());
     println!("{TABLE_HEADER}");
     let bench = Bench {
         rt: tokio::runtime::Runtime::new().unwrap(),
@@ -791,11 +792,21 @@ fn drive() {
             );
         }
     }
+    println!("load average at end: {}", load_average());
     drop(bench);
     assert!(
         all_ok,
         "the bench found acknowledged reports missing or unexpected answers"
     );
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`): the machine is
+/// shared, and every figure should be read with them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The median (the mean of the middle two for an even count).
