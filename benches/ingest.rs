@@ -512,7 +512,31 @@ fn selected_scenarios() -> Vec<String> {
     }
 }
 
-const TABLE_HEADER: &str = "scenario                     clients      2xx/s   p50 ms   p99 ms     503s   RSS MiB     stored/acked  PG cpu  callq cpu  load cpu";
+/// One line of the table; the header goes through the same widths.
+macro_rules! table_line {
+    ($($cell:expr),* $(,)?) => {
+        println!(
+            "{:<28} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+            $($cell),*
+        )
+    };
+}
+
+fn print_header() {
+    table_line!(
+        "scenario",
+        "clients",
+        "2xx/s",
+        "p50 ms",
+        "p99 ms",
+        "503s",
+        "RSS MiB",
+        "stored/acked",
+        "PG cpu",
+        "callq cpu",
+        "load cpu"
+    );
+}
 
 #[allow(clippy::too_many_arguments)]
 fn print_row(
@@ -526,11 +550,10 @@ fn print_row(
     stored: &str,
     cpu: &CpuPer1000,
 ) {
-    println!(
-        "{:<28} {:>7} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+    table_line!(
         name,
         clients,
-        rate,
+        format!("{rate:.0}"),
         p50,
         p99,
         unavailable,
@@ -657,7 +680,7 @@ fn drive() {
         "cpu columns: CPU ms (user+system) per 1,000 committed reports over the whole load (warm-up included): PG = PostgreSQL, callq = the callq child, load = this load generator"
     );
     println!("load average at start: {}", load_average());
-    println!("{TABLE_HEADER}");
+    print_header();
     let bench = Bench {
         rt: tokio::runtime::Runtime::new().unwrap(),
         cluster,
