@@ -438,7 +438,12 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
                     .unwrap_or_else(|| panic!("CALLQ_BENCH_VARIANTS `{label}`: `{kv}` is not key=value"));
                 let (k, v) = (k.trim(), v.trim());
                 if k == "exe" {
-                    s.exe = Some(PathBuf::from(v));
+                    // Absolute: the child runs in the bench's temporary
+                    // directory, where a relative path would not resolve.
+                    let exe = std::fs::canonicalize(v).unwrap_or_else(|e| {
+                        panic!("CALLQ_BENCH_VARIANTS `{label}`: exe `{v}`: {e}")
+                    });
+                    s.exe = Some(exe);
                 } else if k == "mode" {
                     s.mode = v.to_owned();
                 } else if k == "drop_index" {
