@@ -132,6 +132,7 @@ fn serve(mode: &str) {
 
 /// CPU seconds of processes, read from `/proc/<pid>/stat` (Linux).
 mod cpu {
+    use std::collections::HashMap;
     use std::sync::OnceLock;
 
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), asked of `getconf`
@@ -182,16 +183,67 @@ mod cpu {
         fields("self").map_or(0.0, |f| of(&f, false))
     }
 
-    /// A PostgreSQL cluster's CPU: the postmaster including its reaped
-    /// children (backends and workers that exited), plus every live child
-    /// with its own reaped children. A backend that exits between two
-    /// snapshots moves from the live sum into the postmaster's cutime, so
-    /// the total only grows.
-    pub fn postgres(postmaster: u32) -> f64 {
+    /// A PostgreSQL cluster's CPU at one instant: the total, and each live
+    /// child's share with its kind.
+    #[derive(Clone, Default)]
+    pub struct PgCpu {
+        /// The postmaster including its reaped children (backends and
+        /// workers that exited), plus every live child with its own reaped
+        /// children. A backend that exits between two snapshots moves from
+        /// the live sum into the postmaster's cutime, so the total only
+        /// grows.
+        pub total: f64,
+        /// pid -> (kind, CPU seconds) of each live child.
+        pub live: HashMap<u32, (&'static str, f64)>,
+    }
+
+    /// The kinds of [`breakdown`], in the order printed.
+    pub const KINDS: [&str; 9] = [
+        "backends",
+        "parallel workers",
+        "autovacuum",
+        "walwriter",
+        "checkpointer",
+        "bgwriter",
+        "io workers",
+        "other",
+        "postmaster+exited",
+    ];
+
+    /// A child's kind, from its process title (`postgres: walwriter`,
+    /// `postgres: postgres bench_2 127.0.0.1(5432) idle` for a backend).
+    fn kind_of(pid: &str) -> &'static str {
+        let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title).replace('\0', " ");
+        let t = title.strip_prefix("postgres: ").unwrap_or(&title);
+        for (start, kind) in [
+            ("walwriter", "walwriter"),
+            ("checkpointer", "checkpointer"),
+            ("background writer", "bgwriter"),
+            ("autovacuum", "autovacuum"),
+            ("parallel worker", "parallel workers"),
+            ("io worker", "io workers"),
+            ("logical replication", "other"),
+            ("logger", "other"),
+            ("archiver", "other"),
+            ("walsender", "other"),
+            ("walsummarizer", "other"),
+        ] {
+            if t.starts_with(start) {
+                return kind;
+            }
+        }
+        "backends"
+    }
+
+    pub fn postgres(postmaster: u32) -> PgCpu {
         let Some(master) = fields(&postmaster.to_string()) else {
-            return 0.0;
+            return PgCpu::default();
         };
-        let mut total = of(&master, true);
+        let mut cpu = PgCpu {
+            total: of(&master, true),
+            live: HashMap::new(),
+        };
         let parent = postmaster.to_string();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let name = entry.file_name();
@@ -204,17 +256,42 @@ mod cpu {
             if let Some(f) = fields(pid)
                 && f.get(1) == Some(&parent)
             {
-                total += of(&f, true);
+                let secs = of(&f, true);
+                cpu.total += secs;
+                if let Ok(pid) = pid.parse() {
+                    cpu.live.insert(pid, (kind_of(&pid.to_string()), secs));
+                }
             }
         }
-        total
+        cpu
+    }
+
+    /// CPU seconds between two snapshots by kind ([`KINDS`]): live children
+    /// by their titles; what is left of the total (the postmaster itself and
+    /// children that exited in between) as `postmaster+exited`.
+    pub fn breakdown(before: &PgCpu, after: &PgCpu) -> Vec<(&'static str, f64)> {
+        let mut by_kind: HashMap<&'static str, f64> = HashMap::new();
+        let mut attributed = 0.0;
+        for (pid, (kind, secs)) in &after.live {
+            let earlier = before.live.get(pid).map_or(0.0, |(_, s)| *s);
+            *by_kind.entry(kind).or_default() += secs - earlier;
+            attributed += secs - earlier;
+        }
+        by_kind.insert(
+            "postmaster+exited",
+            (after.total - before.total) - attributed,
+        );
+        KINDS
+            .iter()
+            .filter_map(|k| by_kind.get(k).map(|v| (*k, *v)))
+            .collect()
     }
 }
 
 /// CPU seconds of the three parties at one instant.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct CpuSnap {
-    pg: Option<f64>,
+    pg: Option<cpu::PgCpu>,
     callq: Option<f64>,
     load: f64,
 }
@@ -235,10 +312,32 @@ impl CpuSnap {
             (reports > 0).then(|| (b - a) * 1e6 / reports as f64)
         };
         CpuPer1000 {
-            pg: per(self.pg, end.pg),
+            pg: per(
+                self.pg.as_ref().map(|c| c.total),
+                end.pg.as_ref().map(|c| c.total),
+            ),
             callq: per(self.callq, end.callq),
             load: per(Some(self.load), Some(end.load)),
         }
+    }
+
+    /// The line beneath a row: PostgreSQL's CPU per 1,000 reports by kind
+    /// of process (none without PostgreSQL or reports).
+    fn pg_line(&self, end: &CpuSnap, reports: u64) -> Option<String> {
+        let (a, b) = (self.pg.as_ref()?, end.pg.as_ref()?);
+        if reports == 0 {
+            return None;
+        }
+        let parts: Vec<String> = cpu::breakdown(a, b)
+            .into_iter()
+            .filter(|(_, secs)| secs.abs() * 1e6 / reports as f64 >= 0.05)
+            .map(|(kind, secs)| format!("{kind} {:.1}", secs * 1e6 / reports as f64))
+            .collect();
+        Some(format!(
+            "{:<28} PG cpu by process (ms per 1,000): {}",
+            "",
+            parts.join(", ")
+        ))
     }
 }
 
@@ -339,7 +438,12 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
                     .unwrap_or_else(|| panic!("CALLQ_BENCH_VARIANTS `{label}`: `{kv}` is not key=value"));
                 let (k, v) = (k.trim(), v.trim());
                 if k == "exe" {
-                    s.exe = Some(PathBuf::from(v));
+                    // Absolute: the child runs in the bench's temporary
+                    // directory, where a relative path would not resolve.
+                    let exe = std::fs::canonicalize(v).unwrap_or_else(|e| {
+                        panic!("CALLQ_BENCH_VARIANTS `{label}`: exe `{v}`: {e}")
+                    });
+                    s.exe = Some(exe);
                 } else if k == "mode" {
                     s.mode = v.to_owned();
                 } else if k == "drop_index" {
@@ -413,7 +517,31 @@ fn selected_scenarios() -> Vec<String> {
     }
 }
 
-const TABLE_HEADER: &str = "scenario                     clients      2xx/s   p50 ms   p99 ms     503s   RSS MiB     stored/acked  PG cpu  callq cpu  load cpu";
+/// One line of the table; the header goes through the same widths.
+macro_rules! table_line {
+    ($($cell:expr),* $(,)?) => {
+        println!(
+            "{:<28} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+            $($cell),*
+        )
+    };
+}
+
+fn print_header() {
+    table_line!(
+        "scenario",
+        "clients",
+        "2xx/s",
+        "p50 ms",
+        "p99 ms",
+        "503s",
+        "RSS MiB",
+        "stored/acked",
+        "PG cpu",
+        "callq cpu",
+        "load cpu"
+    );
+}
 
 #[allow(clippy::too_many_arguments)]
 fn print_row(
@@ -427,11 +555,10 @@ fn print_row(
     stored: &str,
     cpu: &CpuPer1000,
 ) {
-    println!(
-        "{:<28} {:>7} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+    table_line!(
         name,
         clients,
-        rate,
+        format!("{rate:.0}"),
         p50,
         p99,
         unavailable,
@@ -445,7 +572,7 @@ fn print_row(
 
 /// A step of the run.
 enum Step {
-    Run(Scenario),
+    Run(Box<Scenario>),
     /// The storage ceiling, from the rows of the callq scenario.
     Storage,
 }
@@ -486,20 +613,20 @@ fn drive() {
 
     let mut plan = Vec::new();
     if on("ceiling") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "ceiling",
             "HTTP ceiling (no storage)",
             "discard",
             clients,
-        )));
+        ))));
     }
     if on("naive") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "naive",
             "naive (INSERT per request)",
             "per-request",
             clients,
-        )));
+        ))));
     }
     // callq and its variants, right after one another so that the A/B
     // pairs run close in time; with several rounds the order alternates, so
@@ -524,7 +651,7 @@ fn drive() {
             if rounds > 1 {
                 s.name = format!("{} #{}", s.name, round + 1);
             }
-            plan.push(Step::Run(s));
+            plan.push(Step::Run(Box::new(s)));
         }
     }
     if on("storage") {
@@ -533,7 +660,7 @@ fn drive() {
     if on("mixed") {
         let mut s = Scenario::standard("mixed", "callq + dashboard + CSV", "group", clients);
         s.load = Load::Mixed;
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
     if on("overload") {
         let mut s = Scenario::standard(
@@ -543,7 +670,7 @@ fn drive() {
             clients * 4,
         );
         s.queue_capacity = Some(overload_queue);
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
 
     println!(
@@ -557,7 +684,8 @@ fn drive() {
     println!(
         "cpu columns: CPU ms (user+system) per 1,000 committed reports over the whole load (warm-up included): PG = PostgreSQL, callq = the callq child, load = this load generator"
     );
-    println!("{TABLE_HEADER}");
+    println!("load average at start: {}", load_average());
+    print_header();
     let bench = Bench {
         rt: tokio::runtime::Runtime::new().unwrap(),
         cluster,
@@ -692,11 +820,21 @@ fn drive() {
             );
         }
     }
+    println!("load average at end: {}", load_average());
     drop(bench);
     assert!(
         all_ok,
         "the bench found acknowledged reports missing or unexpected answers"
     );
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`): the machine is
+/// shared, and every figure should be read with them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The median (the mean of the middle two for an even count).
@@ -747,6 +885,17 @@ impl Bench {
         self.url(db)
     }
 
+    /// `VACUUM (ANALYZE)` of a finished scenario's database, outside every
+    /// window, so that autovacuum does not do that work (triggered by this
+    /// scenario's inserts) inside the next scenario's window and charge it
+    /// there. Autovacuum that starts inside a scenario's own window stays
+    /// charged to it.
+    fn settle(&self, url: &str) {
+        if self.cluster.is_some() {
+            execute(&self.rt, url, &["VACUUM (ANALYZE)".to_owned()]);
+        }
+    }
+
     /// A checkpoint, so that the dirty pages of what ran before are written
     /// now and not charged to what runs next.
     fn checkpoint(&self) {
@@ -792,6 +941,7 @@ impl Bench {
         } else {
             Some(count_rows(&self.rt, &url))
         };
+        self.settle(&url);
         let mut lat = outcome.latencies_us.clone();
         lat.sort_unstable();
         let rate = outcome.acked_in_window as f64 / self.secs as f64;
@@ -816,6 +966,11 @@ impl Bench {
         if !stats_line.is_empty() {
             println!("{:<28} {}", "", stats_line);
         }
+        if let Some(n) = stored
+            && let Some(line) = before.pg_line(&after, n)
+        {
+            println!("{line}");
+        }
         let mut ok = true;
         if let Some(n) = stored
             && n != outcome.acked
@@ -823,6 +978,18 @@ impl Bench {
             println!(
                 "!! {}: {} acknowledged but {} stored",
                 s.name, outcome.acked, n
+            );
+            ok = false;
+        }
+        // A CPU column that reads zero for a run that stored rows means the
+        // /proc reading is broken (a wrong pid, say): say so, do not print
+        // a plausible-looking table.
+        if stored.is_some_and(|n| n > 0)
+            && (cpu.pg.is_some_and(|v| v <= 0.0) || cpu.callq.is_some_and(|v| v <= 0.0))
+        {
+            println!(
+                "!! {}: a CPU column reads 0 for a run that stored reports",
+                s.name
             );
             ok = false;
         }
@@ -928,6 +1095,7 @@ impl Bench {
             (before, after, elapsed)
         });
         let copied = count_rows(&self.rt, &url);
+        self.settle(&url);
         let rate = copied as f64 / elapsed;
         let cpu = before.per_1000(&after, copied);
         let mib = data.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);
@@ -949,6 +1117,9 @@ impl Bench {
             STORED_TABLES.join(", "),
             elapsed
         );
+        if let Some(line) = before.pg_line(&after, copied) {
+            println!("{line}");
+        }
         let ok = copied == stored;
         if !ok {
             println!("!! {name}: {stored} rows read out but {copied} written");
