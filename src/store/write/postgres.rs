@@ -1,5 +1,13 @@
 //! PostgreSQL batch insert: `UNNEST` of one array per column, so one fixed,
 //! prepared statement writes any number of rows.
+//!
+//! Binary `COPY` was measured against it (issue 15: the claims statement,
+//! then `COPY` of the reports and streams, in one transaction) and was no
+//! cheaper for PostgreSQL per report, dearer for callq, and slower end to
+//! end. The likely reason: that transaction takes 7 to 9 round trips where
+//! this statement takes one, at batches of about 16 reports (the ingest
+//! bench's average), so what `COPY` saves per row does not pay for them.
+//! Figures in `docs/benchmarks.md` ("Binary COPY against the UNNEST statement").
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
