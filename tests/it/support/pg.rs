@@ -319,6 +319,16 @@ impl PgCluster {
             .unwrap_or(beside)
     }
 
+    /// The postmaster's process id (first line of `postmaster.pid`): the
+    /// ingest bench reads the cluster's CPU from it and its children.
+    pub fn postmaster_pid(&self) -> u32 {
+        let path = self.data_dir.join("postmaster.pid");
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no process id in {}", path.display()))
+    }
+
     /// URL of database `db` on this cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
