@@ -38,7 +38,9 @@
 //! `label:key=value,...;label2:...` with keys `exe`, `mode`, `env.NAME`,
 //! `db.NAME`, `drop_index` (`a+b` for several); see docs/benchmarks.md),
 //! CALLQ_BENCH_BASELINE (a path: shorthand for the variant
-//! `baseline:exe=<path>`).
+//! `baseline:exe=<path>`), CALLQ_BENCH_ROUNDS (1: callq and its variants
+//! run that many times, in alternating order; the variant RATIO lines give
+//! the medians of the per-round ratios).
 
 #[path = "../tests/it/support/pg.rs"]
 mod pg;
@@ -130,6 +132,7 @@ fn serve(mode: &str) {
 
 /// CPU seconds of processes, read from `/proc/<pid>/stat` (Linux).
 mod cpu {
+    use std::collections::HashMap;
     use std::sync::OnceLock;
 
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), asked of `getconf`
@@ -180,16 +183,67 @@ mod cpu {
         fields("self").map_or(0.0, |f| of(&f, false))
     }
 
-    /// A PostgreSQL cluster's CPU: the postmaster including its reaped
-    /// children (backends and workers that exited), plus every live child
-    /// with its own reaped children. A backend that exits between two
-    /// snapshots moves from the live sum into the postmaster's cutime, so
-    /// the total only grows.
-    pub fn postgres(postmaster: u32) -> f64 {
+    /// A PostgreSQL cluster's CPU at one instant: the total, and each live
+    /// child's share with its kind.
+    #[derive(Clone, Default)]
+    pub struct PgCpu {
+        /// The postmaster including its reaped children (backends and
+        /// workers that exited), plus every live child with its own reaped
+        /// children. A backend that exits between two snapshots moves from
+        /// the live sum into the postmaster's cutime, so the total only
+        /// grows.
+        pub total: f64,
+        /// pid -> (kind, CPU seconds) of each live child.
+        pub live: HashMap<u32, (&'static str, f64)>,
+    }
+
+    /// The kinds of [`breakdown`], in the order printed.
+    pub const KINDS: [&str; 9] = [
+        "backends",
+        "parallel workers",
+        "autovacuum",
+        "walwriter",
+        "checkpointer",
+        "bgwriter",
+        "io workers",
+        "other",
+        "postmaster+exited",
+    ];
+
+    /// A child's kind, from its process title (`postgres: walwriter`,
+    /// `postgres: postgres bench_2 127.0.0.1(5432) idle` for a backend).
+    fn kind_of(pid: &str) -> &'static str {
+        let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title).replace('\0', " ");
+        let t = title.strip_prefix("postgres: ").unwrap_or(&title);
+        for (start, kind) in [
+            ("walwriter", "walwriter"),
+            ("checkpointer", "checkpointer"),
+            ("background writer", "bgwriter"),
+            ("autovacuum", "autovacuum"),
+            ("parallel worker", "parallel workers"),
+            ("io worker", "io workers"),
+            ("logical replication", "other"),
+            ("logger", "other"),
+            ("archiver", "other"),
+            ("walsender", "other"),
+            ("walsummarizer", "other"),
+        ] {
+            if t.starts_with(start) {
+                return kind;
+            }
+        }
+        "backends"
+    }
+
+    pub fn postgres(postmaster: u32) -> PgCpu {
         let Some(master) = fields(&postmaster.to_string()) else {
-            return 0.0;
+            return PgCpu::default();
         };
-        let mut total = of(&master, true);
+        let mut cpu = PgCpu {
+            total: of(&master, true),
+            live: HashMap::new(),
+        };
         let parent = postmaster.to_string();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let name = entry.file_name();
@@ -202,17 +256,42 @@ mod cpu {
             if let Some(f) = fields(pid)
                 && f.get(1) == Some(&parent)
             {
-                total += of(&f, true);
+                let secs = of(&f, true);
+                cpu.total += secs;
+                if let Ok(pid) = pid.parse() {
+                    cpu.live.insert(pid, (kind_of(&pid.to_string()), secs));
+                }
             }
         }
-        total
+        cpu
+    }
+
+    /// CPU seconds between two snapshots by kind ([`KINDS`]): live children
+    /// by their titles; what is left of the total (the postmaster itself and
+    /// children that exited in between) as `postmaster+exited`.
+    pub fn breakdown(before: &PgCpu, after: &PgCpu) -> Vec<(&'static str, f64)> {
+        let mut by_kind: HashMap<&'static str, f64> = HashMap::new();
+        let mut attributed = 0.0;
+        for (pid, (kind, secs)) in &after.live {
+            let earlier = before.live.get(pid).map_or(0.0, |(_, s)| *s);
+            *by_kind.entry(kind).or_default() += secs - earlier;
+            attributed += secs - earlier;
+        }
+        by_kind.insert(
+            "postmaster+exited",
+            (after.total - before.total) - attributed,
+        );
+        KINDS
+            .iter()
+            .filter_map(|k| by_kind.get(k).map(|v| (*k, *v)))
+            .collect()
     }
 }
 
 /// CPU seconds of the three parties at one instant.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct CpuSnap {
-    pg: Option<f64>,
+    pg: Option<cpu::PgCpu>,
     callq: Option<f64>,
     load: f64,
 }
@@ -233,10 +312,32 @@ impl CpuSnap {
             (reports > 0).then(|| (b - a) * 1e6 / reports as f64)
         };
         CpuPer1000 {
-            pg: per(self.pg, end.pg),
+            pg: per(
+                self.pg.as_ref().map(|c| c.total),
+                end.pg.as_ref().map(|c| c.total),
+            ),
             callq: per(self.callq, end.callq),
             load: per(Some(self.load), Some(end.load)),
         }
+    }
+
+    /// The line beneath a row: PostgreSQL's CPU per 1,000 reports by kind
+    /// of process (none without PostgreSQL or reports).
+    fn pg_line(&self, end: &CpuSnap, reports: u64) -> Option<String> {
+        let (a, b) = (self.pg.as_ref()?, end.pg.as_ref()?);
+        if reports == 0 {
+            return None;
+        }
+        let parts: Vec<String> = cpu::breakdown(a, b)
+            .into_iter()
+            .filter(|(_, secs)| secs.abs() * 1e6 / reports as f64 >= 0.05)
+            .map(|(kind, secs)| format!("{kind} {:.1}", secs * 1e6 / reports as f64))
+            .collect();
+        Some(format!(
+            "{:<28} PG cpu by process (ms per 1,000): {}",
+            "",
+            parts.join(", ")
+        ))
     }
 }
 
@@ -263,6 +364,7 @@ enum Load {
     Mixed,
 }
 
+#[derive(Clone)]
 struct Scenario {
     /// Its name in CALLQ_BENCH_SCENARIOS, or a variant's label.
     key: String,
@@ -281,6 +383,8 @@ struct Scenario {
     /// Indexes dropped after the child is READY, before the load.
     drop_indexes: Vec<String>,
     variant: bool,
+    /// Which round of `CALLQ_BENCH_ROUNDS` (0 for scenarios run once).
+    round: usize,
 }
 
 impl Scenario {
@@ -297,6 +401,7 @@ impl Scenario {
             db_settings: Vec::new(),
             drop_indexes: Vec::new(),
             variant: false,
+            round: 0,
         }
     }
 }
@@ -333,7 +438,12 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
                     .unwrap_or_else(|| panic!("CALLQ_BENCH_VARIANTS `{label}`: `{kv}` is not key=value"));
                 let (k, v) = (k.trim(), v.trim());
                 if k == "exe" {
-                    s.exe = Some(PathBuf::from(v));
+                    // Absolute: the child runs in the bench's temporary
+                    // directory, where a relative path would not resolve.
+                    let exe = std::fs::canonicalize(v).unwrap_or_else(|e| {
+                        panic!("CALLQ_BENCH_VARIANTS `{label}`: exe `{v}`: {e}")
+                    });
+                    s.exe = Some(exe);
                 } else if k == "mode" {
                     s.mode = v.to_owned();
                 } else if k == "drop_index" {
@@ -360,7 +470,6 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
 
 /// One row of the table.
 struct Row {
-    name: String,
     rate: f64,
     cpu: CpuPer1000,
 }
@@ -408,7 +517,31 @@ fn selected_scenarios() -> Vec<String> {
     }
 }
 
-const TABLE_HEADER: &str = "scenario                     clients      2xx/s   p50 ms   p99 ms     503s   RSS MiB     stored/acked  PG cpu  callq cpu  load cpu";
+/// One line of the table; the header goes through the same widths.
+macro_rules! table_line {
+    ($($cell:expr),* $(,)?) => {
+        println!(
+            "{:<28} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+            $($cell),*
+        )
+    };
+}
+
+fn print_header() {
+    table_line!(
+        "scenario",
+        "clients",
+        "2xx/s",
+        "p50 ms",
+        "p99 ms",
+        "503s",
+        "RSS MiB",
+        "stored/acked",
+        "PG cpu",
+        "callq cpu",
+        "load cpu"
+    );
+}
 
 #[allow(clippy::too_many_arguments)]
 fn print_row(
@@ -422,11 +555,10 @@ fn print_row(
     stored: &str,
     cpu: &CpuPer1000,
 ) {
-    println!(
-        "{:<28} {:>7} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+    table_line!(
         name,
         clients,
-        rate,
+        format!("{rate:.0}"),
         p50,
         p99,
         unavailable,
@@ -440,7 +572,7 @@ fn print_row(
 
 /// A step of the run.
 enum Step {
-    Run(Scenario),
+    Run(Box<Scenario>),
     /// The storage ceiling, from the rows of the callq scenario.
     Storage,
 }
@@ -466,6 +598,7 @@ fn drive() {
     let selected = selected_scenarios();
     let on = |k: &str| selected.iter().any(|s| s == k);
     let variants = parse_variants(clients);
+    let rounds = env_or("CALLQ_BENCH_ROUNDS", 1).max(1) as usize;
     let cluster = (!sqlite).then(|| pg::PgCluster::start_new(true));
     let postmaster = cluster.as_ref().map(|c| c.postmaster_pid());
     let dir = tempfile::tempdir().unwrap();
@@ -480,38 +613,54 @@ fn drive() {
 
     let mut plan = Vec::new();
     if on("ceiling") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "ceiling",
             "HTTP ceiling (no storage)",
             "discard",
             clients,
-        )));
+        ))));
     }
     if on("naive") {
-        plan.push(Step::Run(Scenario::standard(
+        plan.push(Step::Run(Box::new(Scenario::standard(
             "naive",
             "naive (INSERT per request)",
             "per-request",
             clients,
-        )));
+        ))));
     }
+    // callq and its variants, right after one another so that the A/B
+    // pairs run close in time; with several rounds the order alternates, so
+    // that neither side always runs first (on a fresher machine, say).
+    let mut ab = Vec::new();
     if on("callq") {
-        plan.push(Step::Run(Scenario::standard(
+        ab.push(Scenario::standard(
             "callq",
             "callq (group commit)",
             "group",
             clients,
-        )));
+        ));
     }
-    // Variants right after callq, so that the A/B pairs run close in time.
-    plan.extend(variants.into_iter().map(Step::Run));
+    ab.extend(variants);
+    for round in 0..rounds {
+        let mut order: Vec<Scenario> = ab.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for mut s in order {
+            s.round = round;
+            if rounds > 1 {
+                s.name = format!("{} #{}", s.name, round + 1);
+            }
+            plan.push(Step::Run(Box::new(s)));
+        }
+    }
     if on("storage") {
         plan.push(Step::Storage);
     }
     if on("mixed") {
         let mut s = Scenario::standard("mixed", "callq + dashboard + CSV", "group", clients);
         s.load = Load::Mixed;
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
     if on("overload") {
         let mut s = Scenario::standard(
@@ -521,7 +670,7 @@ fn drive() {
             clients * 4,
         );
         s.queue_capacity = Some(overload_queue);
-        plan.push(Step::Run(s));
+        plan.push(Step::Run(Box::new(s)));
     }
 
     println!(
@@ -535,7 +684,8 @@ fn drive() {
     println!(
         "cpu columns: CPU ms (user+system) per 1,000 committed reports over the whole load (warm-up included): PG = PostgreSQL, callq = the callq child, load = this load generator"
     );
-    println!("{TABLE_HEADER}");
+    println!("load average at start: {}", load_average());
+    print_header();
     let bench = Bench {
         rt: tokio::runtime::Runtime::new().unwrap(),
         cluster,
@@ -545,7 +695,8 @@ fn drive() {
         warmup,
         secs,
     };
-    let mut rows: Vec<(String, Row)> = Vec::new();
+    // (scenario key, or `variant:<label>`; round; row)
+    let mut rows: Vec<(String, usize, Row)> = Vec::new();
     let mut all_ok = true;
     let mut callq_db: Option<(String, u64)> = None;
     for (i, step) in plan.iter().enumerate() {
@@ -553,7 +704,7 @@ fn drive() {
             Step::Run(s) => {
                 let (row, ok, stored) = bench.run(i, s);
                 all_ok &= ok;
-                if s.key == "callq" && !s.variant {
+                if s.key == "callq" && !s.variant && s.round == 0 {
                     callq_db = stored.map(|n| (bench.url(&format!("bench_{i}")), n));
                 }
                 rows.push((
@@ -562,6 +713,7 @@ fn drive() {
                     } else {
                         s.key.clone()
                     },
+                    s.round,
                     row,
                 ));
             }
@@ -577,12 +729,17 @@ fn drive() {
                 (Some(_), Some((url, stored))) => {
                     let (row, ok) = bench.storage_ceiling(i, url, *stored);
                     all_ok &= ok;
-                    rows.push(("storage".to_owned(), row));
+                    rows.push(("storage".to_owned(), 0, row));
                 }
             },
         }
     }
-    let get = |k: &str| rows.iter().find(|(key, _)| key == k).map(|(_, r)| r);
+    let get_in = |k: &str, round: usize| {
+        rows.iter()
+            .find(|(key, r, _)| key == k && *r == round)
+            .map(|(_, _, row)| row)
+    };
+    let get = |k: &str| get_in(k, 0);
     if let (Some(callq), Some(naive)) = (get("callq"), get("naive")) {
         println!(
             "RATIO callq / naive   = {:.2}x (target >= 2.5x)",
@@ -604,25 +761,92 @@ fn drive() {
             ratio(callq.cpu.pg, storage.cpu.pg)
         );
     }
-    if let Some(callq) = get("callq") {
-        for (key, row) in &rows {
-            if key.starts_with("variant:") {
-                println!(
-                    "RATIO {} / callq = {:.3}x (rate); PG cpu per 1,000 {} ({} ms vs {} ms)",
-                    row.name,
-                    row.rate / callq.rate,
-                    ratio(row.cpu.pg, callq.cpu.pg),
-                    ms(row.cpu.pg),
-                    ms(callq.cpu.pg)
-                );
-            }
+    let mut labels: Vec<&str> = Vec::new();
+    for (key, _, _) in &rows {
+        if let Some(label) = key.strip_prefix("variant:")
+            && !labels.contains(&label)
+        {
+            labels.push(label);
         }
     }
+    for label in labels {
+        // Each round's variant against that round's callq.
+        let (mut rate, mut pg) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            if let (Some(v), Some(c)) = (
+                get_in(&format!("variant:{label}"), round),
+                get_in("callq", round),
+            ) {
+                rate.push(v.rate / c.rate);
+                if let (Some(a), Some(b)) = (v.cpu.pg, c.cpu.pg)
+                    && b > 0.0
+                {
+                    pg.push(a / b);
+                }
+            }
+        }
+        if rate.is_empty() {
+            continue;
+        }
+        let each = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let pg_text = if pg.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("{:.3}x", median(&pg))
+        };
+        if rounds > 1 {
+            println!(
+                "RATIO {label} / callq = {:.3}x (rate); PG cpu per 1,000 {pg_text} (medians of {} rounds; rate {}, PG cpu {})",
+                median(&rate),
+                rate.len(),
+                each(&rate),
+                each(&pg)
+            );
+        } else {
+            let (v, c) = (
+                get_in(&format!("variant:{label}"), 0).unwrap(),
+                get("callq").unwrap(),
+            );
+            println!(
+                "RATIO {label} / callq = {:.3}x (rate); PG cpu per 1,000 {pg_text} ({} ms vs {} ms)",
+                rate[0],
+                ms(v.cpu.pg),
+                ms(c.cpu.pg)
+            );
+        }
+    }
+    println!("load average at end: {}", load_average());
     drop(bench);
     assert!(
         all_ok,
         "the bench found acknowledged reports missing or unexpected answers"
     );
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`): the machine is
+/// shared, and every figure should be read with them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The median (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -659,6 +883,17 @@ impl Bench {
             println!("{:<28} db.* settings ignored on SQLite", "");
         }
         self.url(db)
+    }
+
+    /// `VACUUM (ANALYZE)` of a finished scenario's database, outside every
+    /// window, so that autovacuum does not do that work (triggered by this
+    /// scenario's inserts) inside the next scenario's window and charge it
+    /// there. Autovacuum that starts inside a scenario's own window stays
+    /// charged to it.
+    fn settle(&self, url: &str) {
+        if self.cluster.is_some() {
+            execute(&self.rt, url, &["VACUUM (ANALYZE)".to_owned()]);
+        }
     }
 
     /// A checkpoint, so that the dirty pages of what ran before are written
@@ -706,6 +941,7 @@ impl Bench {
         } else {
             Some(count_rows(&self.rt, &url))
         };
+        self.settle(&url);
         let mut lat = outcome.latencies_us.clone();
         lat.sort_unstable();
         let rate = outcome.acked_in_window as f64 / self.secs as f64;
@@ -730,6 +966,11 @@ impl Bench {
         if !stats_line.is_empty() {
             println!("{:<28} {}", "", stats_line);
         }
+        if let Some(n) = stored
+            && let Some(line) = before.pg_line(&after, n)
+        {
+            println!("{line}");
+        }
         let mut ok = true;
         if let Some(n) = stored
             && n != outcome.acked
@@ -737,6 +978,18 @@ impl Bench {
             println!(
                 "!! {}: {} acknowledged but {} stored",
                 s.name, outcome.acked, n
+            );
+            ok = false;
+        }
+        // A CPU column that reads zero for a run that stored rows means the
+        // /proc reading is broken (a wrong pid, say): say so, do not print
+        // a plausible-looking table.
+        if stored.is_some_and(|n| n > 0)
+            && (cpu.pg.is_some_and(|v| v <= 0.0) || cpu.callq.is_some_and(|v| v <= 0.0))
+        {
+            println!(
+                "!! {}: a CPU column reads 0 for a run that stored reports",
+                s.name
             );
             ok = false;
         }
@@ -782,15 +1035,7 @@ impl Bench {
                 ok = false;
             }
         }
-        (
-            Row {
-                name: s.name.clone(),
-                rate,
-                cpu,
-            },
-            ok,
-            stored,
-        )
+        (Row { rate, cpu }, ok, stored)
     }
 
     /// The storage ceiling: the callq scenario's rows, read out with binary
@@ -850,6 +1095,7 @@ impl Bench {
             (before, after, elapsed)
         });
         let copied = count_rows(&self.rt, &url);
+        self.settle(&url);
         let rate = copied as f64 / elapsed;
         let cpu = before.per_1000(&after, copied);
         let mib = data.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);
@@ -871,18 +1117,14 @@ impl Bench {
             STORED_TABLES.join(", "),
             elapsed
         );
+        if let Some(line) = before.pg_line(&after, copied) {
+            println!("{line}");
+        }
         let ok = copied == stored;
         if !ok {
             println!("!! {name}: {stored} rows read out but {copied} written");
         }
-        (
-            Row {
-                name: name.to_owned(),
-                rate,
-                cpu,
-            },
-            ok,
-        )
+        (Row { rate, cpu }, ok)
     }
 }
 
