@@ -198,7 +198,7 @@ mod tests {
             + IngestClaims::COLUMNS.len()
             + 1;
         assert_eq!(
-            binds, 71,
+            binds, 70,
             "one array per column, the claims of the reports, the window"
         );
         for n in 1..=binds {
@@ -213,11 +213,11 @@ mod tests {
             "reports first: id, tenant"
         );
         assert!(sql.contains("string_to_array(u.issues, E'\\x1f')"));
-        assert!(sql.contains("$26::text[], $27::bytea[]) AS u(id, tenant"));
+        assert!(sql.contains("$25::text[], $26::bytea[]) AS u(id, tenant"));
         assert!(
-            sql.contains("$28::uuid[], $29::text[], $30::timestamptz[], $31::int4[]"),
+            sql.contains("$27::uuid[], $28::text[], $29::timestamptz[], $30::int4[]"),
             "then streams: report_id, tenant, received_at, ordinal"
         );
-        assert!(sql.contains("make_interval(secs => $71)"));
+        assert!(sql.contains("make_interval(secs => $70)"));
     }
 }
