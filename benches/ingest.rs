@@ -438,7 +438,12 @@ fn parse_variants(clients: usize) -> Vec<Scenario> {
                     .unwrap_or_else(|| panic!("CALLQ_BENCH_VARIANTS `{label}`: `{kv}` is not key=value"));
                 let (k, v) = (k.trim(), v.trim());
                 if k == "exe" {
-                    s.exe = Some(PathBuf::from(v));
+                    // Absolute: the child runs in the bench's temporary
+                    // directory, where a relative path would not resolve.
+                    let exe = std::fs::canonicalize(v).unwrap_or_else(|e| {
+                        panic!("CALLQ_BENCH_VARIANTS `{label}`: exe `{v}`: {e}")
+                    });
+                    s.exe = Some(exe);
                 } else if k == "mode" {
                     s.mode = v.to_owned();
                 } else if k == "drop_index" {
@@ -512,7 +517,31 @@ fn selected_scenarios() -> Vec<String> {
     }
 }
 
-const TABLE_HEADER: &str = "scenario                     clients      2xx/s   p50 ms   p99 ms     503s   RSS MiB     stored/acked  PG cpu  callq cpu  load cpu";
+/// One line of the table; the header goes through the same widths.
+macro_rules! table_line {
+    ($($cell:expr),* $(,)?) => {
+        println!(
+            "{:<28} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+            $($cell),*
+        )
+    };
+}
+
+fn print_header() {
+    table_line!(
+        "scenario",
+        "clients",
+        "2xx/s",
+        "p50 ms",
+        "p99 ms",
+        "503s",
+        "RSS MiB",
+        "stored/acked",
+        "PG cpu",
+        "callq cpu",
+        "load cpu"
+    );
+}
 
 #[allow(clippy::too_many_arguments)]
 fn print_row(
@@ -526,11 +555,10 @@ fn print_row(
     stored: &str,
     cpu: &CpuPer1000,
 ) {
-    println!(
-        "{:<28} {:>7} {:>10.0} {:>8} {:>8} {:>8} {:>9} {:>16} {:>7} {:>10} {:>9}",
+    table_line!(
         name,
         clients,
-        rate,
+        format!("{rate:.0}"),
         p50,
         p99,
         unavailable,
@@ -656,7 +684,8 @@ fn drive() {
     println!(
         "cpu columns: CPU ms (user+system) per 1,000 committed reports over the whole load (warm-up included): PG = PostgreSQL, callq = the callq child, load = this load generator"
     );
-    println!("{TABLE_HEADER}");
+    println!("load average at start: {}", load_average());
+    print_header();
     let bench = Bench {
         rt: tokio::runtime::Runtime::new().unwrap(),
         cluster,
@@ -791,11 +820,21 @@ fn drive() {
             );
         }
     }
+    println!("load average at end: {}", load_average());
     drop(bench);
     assert!(
         all_ok,
         "the bench found acknowledged reports missing or unexpected answers"
     );
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`): the machine is
+/// shared, and every figure should be read with them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The median (the mean of the middle two for an even count).
@@ -846,6 +885,17 @@ impl Bench {
         self.url(db)
     }
 
+    /// `VACUUM (ANALYZE)` of a finished scenario's database, outside every
+    /// window, so that autovacuum does not do that work (triggered by this
+    /// scenario's inserts) inside the next scenario's window and charge it
+    /// there. Autovacuum that starts inside a scenario's own window stays
+    /// charged to it.
+    fn settle(&self, url: &str) {
+        if self.cluster.is_some() {
+            execute(&self.rt, url, &["VACUUM (ANALYZE)".to_owned()]);
+        }
+    }
+
     /// A checkpoint, so that the dirty pages of what ran before are written
     /// now and not charged to what runs next.
     fn checkpoint(&self) {
@@ -891,6 +941,7 @@ impl Bench {
         } else {
             Some(count_rows(&self.rt, &url))
         };
+        self.settle(&url);
         let mut lat = outcome.latencies_us.clone();
         lat.sort_unstable();
         let rate = outcome.acked_in_window as f64 / self.secs as f64;
@@ -1044,6 +1095,7 @@ impl Bench {
             (before, after, elapsed)
         });
         let copied = count_rows(&self.rt, &url);
+        self.settle(&url);
         let rate = copied as f64 / elapsed;
         let cpu = before.per_1000(&after, copied);
         let mib = data.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);

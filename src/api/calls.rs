@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::auth::OpsTenant;
 use super::error::{ApiError, ErrorBody};
 use crate::model::{Kind, MediaStream, Protocol, Report};
+use crate::protocols::{self, ucwa};
 use crate::state::Reads;
-use crate::store::CallReport;
+use crate::store::{CallCaps, CallReport};
 
 /// The call at a glance.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -55,6 +56,24 @@ pub const MAX_CALL_REPORTS: usize = 1000;
 /// and its size in `raw_payload_bytes`; `/api/v1/reports/{id}` has it whole.
 pub const MAX_INLINE_TEXT_BYTES: usize = 4096;
 
+/// Largest UCWA feedback payload a call view reads to show its MS-QoE
+/// document, in bytes. The document is stored only inside the raw payload
+/// (migration 0008), so the view decodes it from there: a document of up to
+/// [`MAX_INLINE_TEXT_BYTES`] is shown whenever its payload is at most this
+/// size (4 KiB of document, entity-escaped in XML or JSON-escaped, stays far
+/// below it). Of a larger payload only the size is read, to keep one view's
+/// memory bounded (1000 reports × 16 KiB); its document is then marked
+/// `media_quality_of_experience_truncated` without a size, which is not
+/// known without reading the payload.
+pub const MAX_QOE_SOURCE_BYTES: usize = 16 << 10;
+
+/// What the call view loads of each raw payload.
+const CAPS: CallCaps = CallCaps {
+    inline: MAX_INLINE_TEXT_BYTES,
+    source: MAX_QOE_SOURCE_BYTES,
+    sources: &[(Protocol::Ucwa, Kind::Feedback)],
+};
+
 /// Bound on the `reports` of one call view answer, in bytes of JSON: the
 /// newest reports are listed until the next would pass it; the older rest is
 /// counted in `reports_omitted` (still summarized).
@@ -71,8 +90,10 @@ pub struct CallView {
     /// and `media_quality_of_experience` only when at most 4096 bytes; a
     /// larger one is absent, `raw_payload_truncated` (or
     /// `media_quality_of_experience_truncated`) is `true`, and
-    /// `raw_payload_bytes` gives its size: fetch it from
-    /// `/api/v1/reports/{id}`.
+    /// `raw_payload_bytes` (`media_quality_of_experience_bytes`) gives its
+    /// size: fetch it from `/api/v1/reports/{id}`. A UCWA document whose
+    /// raw payload is over 16 KiB is not read by this view: it is marked
+    /// truncated without a size.
     #[schema(value_type = Vec<Report>)]
     pub reports: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Summarized reports left out of `reports` because the answer reached
@@ -80,22 +101,50 @@ pub struct CallView {
     pub reports_omitted: usize,
 }
 
-/// One report as the call view lists it: large texts replaced by their size.
+/// One report as the call view lists it: its MS-QoE document refilled from
+/// the raw payload, large texts replaced by their size.
 fn listed(r: CallReport) -> serde_json::Map<String, serde_json::Value> {
-    let mut fields = match serde_json::to_value(&r.report) {
+    let CallReport {
+        mut report,
+        raw_payload_bytes,
+        raw_payload_omitted,
+        raw_payload_loaded,
+    } = r;
+    // `None`: no document; `Some(None)`: one of unknown size (its payload
+    // was not read).
+    let mut qoe_bytes = None;
+    if ucwa::stored::carries_stored_qoe(report.protocol, report.kind) {
+        if raw_payload_loaded {
+            protocols::refill_from_raw_payload(&mut report);
+            qoe_bytes = report
+                .media_quality_of_experience
+                .as_ref()
+                .map(|q| Some(q.len()));
+        } else {
+            qoe_bytes = Some(None);
+        }
+    }
+    if raw_payload_omitted {
+        report.raw_payload = String::new();
+    }
+    let mut fields = match serde_json::to_value(&report) {
         Ok(serde_json::Value::Object(fields)) => fields,
         _ => serde_json::Map::new(),
     };
-    if r.raw_payload_omitted {
+    if raw_payload_omitted {
         fields.remove("raw_payload");
         fields.insert("raw_payload_truncated".into(), true.into());
     }
-    fields.insert("raw_payload_bytes".into(), r.raw_payload_bytes.into());
-    if r.media_quality_of_experience_omitted {
-        fields.remove("media_quality_of_experience");
-        fields.insert("media_quality_of_experience_truncated".into(), true.into());
-        if let Some(n) = r.media_quality_of_experience_bytes {
-            fields.insert("media_quality_of_experience_bytes".into(), n.into());
+    fields.insert("raw_payload_bytes".into(), raw_payload_bytes.into());
+    match qoe_bytes {
+        Some(Some(n)) if n <= MAX_INLINE_TEXT_BYTES => {}
+        None => {}
+        Some(size) => {
+            fields.remove("media_quality_of_experience");
+            fields.insert("media_quality_of_experience_truncated".into(), true.into());
+            if let Some(n) = size {
+                fields.insert("media_quality_of_experience_bytes".into(), n.into());
+            }
         }
     }
     fields
@@ -224,7 +273,7 @@ pub async fn get_call(
         ));
     }
     let (reports, truncated) = reads
-        .call_reports(&tenant, &call_id, MAX_CALL_REPORTS, MAX_INLINE_TEXT_BYTES)
+        .call_reports(&tenant, &call_id, MAX_CALL_REPORTS, CAPS)
         .await?;
     let summary = {
         let plain: Vec<&Report> = reports.iter().map(|r| &r.report).collect();
@@ -289,8 +338,7 @@ mod tests {
             report: Report::new("t", Protocol::Plivo, Kind::Feedback, "c", raw),
             raw_payload_bytes: raw.len() as i64,
             raw_payload_omitted: false,
-            media_quality_of_experience_bytes: None,
-            media_quality_of_experience_omitted: false,
+            raw_payload_loaded: true,
         }
     }
 
@@ -317,20 +365,63 @@ mod tests {
         assert_eq!((kept.len(), omitted), (0, 4));
     }
 
+    /// A UCWA feedback report: its document from the loaded payload, shown
+    /// when small, else replaced by its size; the payload itself capped on
+    /// its own.
+    fn ucwa(qoe: &str, loaded: bool) -> CallReport {
+        let raw = serde_json::json!({ "mediaQualityOfExperience": qoe }).to_string();
+        let bytes = raw.len() as i64;
+        let mut report = Report::new("t", Protocol::Ucwa, Kind::Feedback, "c", raw);
+        if !loaded {
+            report.raw_payload = String::new();
+        }
+        CallReport {
+            report,
+            raw_payload_bytes: bytes,
+            raw_payload_omitted: bytes > MAX_INLINE_TEXT_BYTES as i64,
+            raw_payload_loaded: loaded,
+        }
+    }
+
     #[test]
     fn a_large_text_is_replaced_by_its_size() {
         let mut r = call_report("");
         r.raw_payload_bytes = 5000;
         r.raw_payload_omitted = true;
-        r.media_quality_of_experience_bytes = Some(7000);
-        r.media_quality_of_experience_omitted = true;
+        r.raw_payload_loaded = false;
         let fields = listed(r);
         assert!(!fields.contains_key("raw_payload"));
-        assert!(!fields.contains_key("media_quality_of_experience"));
+        assert!(fields["media_quality_of_experience"].is_null(), "not UCWA");
+        assert!(!fields.contains_key("media_quality_of_experience_truncated"));
         assert_eq!(fields["raw_payload_truncated"], true);
         assert_eq!(fields["raw_payload_bytes"], 5000);
+
+        // A 4000-byte document in a payload over the inline cap (its
+        // quotes are escaped in JSON): shown.
+        let doc = "<q a=\"1\"/>".repeat(400);
+        let fields = listed(ucwa(&doc, true));
+        assert_eq!(fields["raw_payload_truncated"], true);
+        assert!(fields["raw_payload_bytes"].as_i64().unwrap() > 4096);
+        assert!(!fields.contains_key("raw_payload"));
+        assert_eq!(fields["media_quality_of_experience"], doc);
+        assert!(!fields.contains_key("media_quality_of_experience_truncated"));
+        // A 7000-byte document: replaced by its size.
+        let fields = listed(ucwa(&"<q/>".repeat(1750), true));
+        assert!(!fields.contains_key("media_quality_of_experience"));
         assert_eq!(fields["media_quality_of_experience_truncated"], true);
         assert_eq!(fields["media_quality_of_experience_bytes"], 7000);
+        // A payload the view did not read: truncated, size unknown.
+        let fields = listed(ucwa(&"<q/>".repeat(5000), false));
+        assert!(!fields.contains_key("media_quality_of_experience"));
+        assert_eq!(fields["media_quality_of_experience_truncated"], true);
+        assert!(!fields.contains_key("media_quality_of_experience_bytes"));
+        // Small: both inline.
+        let fields = listed(ucwa("<q/>", true));
+        assert_eq!(fields["media_quality_of_experience"], "<q/>");
+        assert_eq!(
+            fields["raw_payload"],
+            r#"{"mediaQualityOfExperience":"<q/>"}"#
+        );
     }
 
     #[test]

@@ -147,11 +147,17 @@ fn listed_report_schema(doc: &mut Value) {
         );
         properties.insert(
             "media_quality_of_experience_bytes".into(),
-            count("Size of media_quality_of_experience in bytes, when left out"),
+            count(
+                "Size of media_quality_of_experience in bytes, when left out and known (absent \
+                 when its raw payload, over 16384 bytes, was not read by the call view)",
+            ),
         );
         properties.insert(
             "media_quality_of_experience_truncated".into(),
-            flag("media_quality_of_experience is left out (larger than 4096 bytes)"),
+            flag(
+                "media_quality_of_experience is left out (larger than 4096 bytes, or in a raw \
+                 payload over 16384 bytes)",
+            ),
         );
     }
     listed["description"] = json!(

@@ -132,7 +132,11 @@ pub async fn get_one(
         Uuid::parse_str(&id).map_err(|_| ApiError::bad("id", format!("`{id}` is not a UUID")))?;
     // Another tenant's report is indistinguishable from a missing one.
     match reads.get_report(&tenant, id).await? {
-        Some(report) => Ok(Json(report)),
+        Some(mut report) => {
+            // UCWA's MS-QoE document is stored only inside the raw payload.
+            crate::protocols::refill_from_raw_payload(&mut report);
+            Ok(Json(report))
+        }
         None => Err(ApiError::NotFound(format!("no report {id}"))),
     }
 }

@@ -113,6 +113,8 @@ pub struct Report {
     /// UCWA `mediaEndpoint`, opaque.
     pub media_endpoint: Option<String>,
     /// UCWA `mediaQualityOfExperience`, opaque (often an MS-QoE XML document).
+    /// Not a column of its own: stored once, inside `raw_payload`, and
+    /// decoded from it again by the read API (migration 0008).
     pub media_quality_of_experience: Option<String>,
     /// The request id the response carried (`x-request-id`).
     pub request_id: Option<String>,

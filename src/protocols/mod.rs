@@ -41,6 +41,15 @@ pub mod graph;
 pub mod plivo;
 pub mod ucwa;
 
+/// Refills the fields of a report read back from the store that its style
+/// keeps only inside the raw payload (UCWA's MS-QoE document, since
+/// migration 0008), so that the read API shows the report as ingest
+/// decoded it. The store knows no wire format; this is where reports
+/// leave it for the read API.
+pub fn refill_from_raw_payload(report: &mut crate::model::Report) {
+    ucwa::stored::refill(report);
+}
+
 use std::sync::Arc;
 
 use axum::Router;

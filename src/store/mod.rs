@@ -46,7 +46,7 @@ mod write;
 
 pub use connect::redact_url;
 pub use partitions::{Partition, PartitionWidth, UnknownWidth};
-pub use read::call_view::CallReport;
+pub use read::call_view::{CallCaps, CallReport};
 pub use read::pool::ReadOptions;
 pub use read::query;
 pub use retention::{Pruned, RetentionPolicy};

@@ -21,6 +21,7 @@ mod hostile_input;
 mod openapi;
 mod partitioning;
 mod plivo;
+mod qoe_once;
 mod quality;
 mod read_isolation;
 mod read_replica;

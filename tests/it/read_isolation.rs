@@ -245,7 +245,16 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         let small = plivo_report(&acme.id, "big-call", r#"{"rating": 4}"#.into());
         let large_raw = format!("{{\"rating\": 4, \"notes\": \"{}\"}}", "é".repeat(3000));
         let large = plivo_report(&acme.id, "big-call", large_raw.clone());
-        let mut qoe = Report::new(&acme.id, Protocol::Ucwa, Kind::Feedback, "big-call", "{}");
+        // The MS-QoE document is stored inside the raw payload only (0008),
+        // so a large one makes a large payload too.
+        let qoe_raw = serde_json::json!({ "mediaQualityOfExperience": "<q>".repeat(2000) });
+        let mut qoe = Report::new(
+            &acme.id,
+            Protocol::Ucwa,
+            Kind::Feedback,
+            "big-call",
+            qoe_raw.to_string(),
+        );
         qoe.media_quality_of_experience = Some("<q>".repeat(2000));
         let mut ids = Vec::new();
         for r in [small, large, qoe] {
@@ -274,7 +283,8 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
         assert!(reports[2].get("media_quality_of_experience").is_none());
         assert_eq!(reports[2]["media_quality_of_experience_truncated"], true);
         assert_eq!(reports[2]["media_quality_of_experience_bytes"], 6000);
-        assert_eq!(reports[2]["raw_payload"], "{}");
+        assert_eq!(reports[2]["raw_payload_truncated"], true);
+        assert_eq!(reports[2]["raw_payload_bytes"], qoe_raw.to_string().len());
 
         let whole: Value = server
             .ops_get(&acme.ops_token, &format!("/api/v1/reports/{}", ids[1]))
@@ -283,6 +293,13 @@ async fn the_call_view_leaves_out_large_payloads_and_links_them() {
             .await
             .unwrap();
         assert_eq!(whole["raw_payload"], large_raw.as_str());
+        let whole: Value = server
+            .ops_get(&acme.ops_token, &format!("/api/v1/reports/{}", ids[2]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(whole["media_quality_of_experience"], "<q>".repeat(2000));
         server.shutdown().await;
     }
 }

@@ -11,7 +11,8 @@
 //! - `qoe`: MS-QoE stream extraction from the feedback's QoE text;
 //!   `media`: content negotiation; `session`: the audioVideoSession
 //!   resource; `enums`: ErrorCode, ErrorSubcode, SessionState;
-//!   `xml_bounds`: the caps that keep both XML readers linear.
+//!   `xml_bounds`: the caps that keep both XML readers linear; `stored`:
+//!   the MS-QoE document of a stored report, read back from its raw payload.
 
 mod auth;
 mod enums;
@@ -21,6 +22,7 @@ mod media;
 pub(crate) mod qoe;
 pub(crate) mod request;
 mod session;
+pub mod stored;
 mod xml_bounds;
 
 use axum::Router;

@@ -1,69 +1,81 @@
 //! The reports of one call for the call view, loaded with bounded memory:
-//! the two columns that can be as large as a request body (`raw_payload`,
-//! `media_quality_of_experience`) come back only when they are at most
-//! `inline_cap` bytes; otherwise the database sends just their size. The
-//! reports and their streams are read in one snapshot with two queries,
-//! whatever the number of reports.
+//! `raw_payload`, the one column as large as a request body, comes back
+//! only when it is at most [`CallCaps::inline`] bytes, or, for reports the
+//! read API derives a field from (UCWA feedback: the MS-QoE document lives
+//! in the payload since migration 0008), at most [`CallCaps::source`]
+//! bytes; otherwise the database sends just its size. The reports and their
+//! streams are read in one snapshot with two queries, whatever the number
+//! of reports.
 
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
 use super::sql;
-use crate::model::{MediaStream, Report};
+use crate::model::{Kind, MediaStream, Protocol, Report};
 use crate::store::schema::table::StoredRow;
 use crate::store::schema::{MediaStreams, Reports};
 use crate::store::{Store, StoreError};
 
-/// One report of a call view. A large text left out is `""` in `report`,
-/// with `*_omitted` set; `*_bytes` is always the stored size.
+/// How much of each raw payload a call view loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCaps {
+    /// Largest payload shown inline.
+    pub inline: usize,
+    /// Largest payload loaded for the reports of `sources`, shown or not:
+    /// the read API derives a field from it.
+    pub source: usize,
+    /// The (style, kind) of the reports whose payload the read API reads.
+    pub sources: &'static [(Protocol, Kind)],
+}
+
+/// One report of a call view. `report.raw_payload` holds the payload when
+/// `raw_payload_loaded`, else `""`; it is shown only when not
+/// `raw_payload_omitted`; `raw_payload_bytes` is always the stored size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallReport {
     pub report: Report,
     pub raw_payload_bytes: i64,
+    /// Larger than [`CallCaps::inline`]: not to be shown.
     pub raw_payload_omitted: bool,
-    pub media_quality_of_experience_bytes: Option<i64>,
-    pub media_quality_of_experience_omitted: bool,
+    /// `report.raw_payload` is the whole stored payload.
+    pub raw_payload_loaded: bool,
 }
 
 impl CallReport {
-    /// A row of [`sql::call_reports`] with a cap of `cap` bytes.
-    fn from_row(row: &StoredRow<'_>, cap: usize) -> Result<CallReport, StoreError> {
-        let mut report = Reports::from_row(row)?;
+    /// A row of [`sql::call_reports`] with `caps`.
+    fn from_row(row: &StoredRow<'_>, caps: &CallCaps) -> Result<CallReport, StoreError> {
+        let report = Reports::from_row(row)?;
         let raw_payload_bytes: i64 = row.get("raw_payload_bytes")?;
-        let qoe_bytes: Option<i64> = row.get("media_quality_of_experience_bytes")?;
-        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-        let qoe_omitted = qoe_bytes.is_some_and(|n| n > cap);
-        if qoe_omitted {
-            report.media_quality_of_experience = None;
-        }
+        let cap = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let source = caps.sources.contains(&(report.protocol, report.kind));
         Ok(CallReport {
-            report,
+            raw_payload_omitted: raw_payload_bytes > cap(caps.inline),
+            raw_payload_loaded: raw_payload_bytes <= cap(caps.inline)
+                || (source && raw_payload_bytes <= cap(caps.source)),
             raw_payload_bytes,
-            raw_payload_omitted: raw_payload_bytes > cap,
-            media_quality_of_experience_bytes: qoe_bytes,
-            media_quality_of_experience_omitted: qoe_omitted,
+            report,
         })
     }
 }
 
 impl Store {
     /// The newest `limit` reports of `tenant` about `call_id`, oldest first,
-    /// with their streams, the large texts capped at `inline_cap` bytes; and
+    /// with their streams, the raw payloads loaded as `caps` says; and
     /// whether older reports were left out.
     pub async fn call_reports(
         &self,
         tenant: &str,
         call_id: &str,
         limit: usize,
-        inline_cap: usize,
+        caps: CallCaps,
     ) -> Result<(Vec<CallReport>, bool), StoreError> {
         self.load_call(
             tenant,
             call_id,
             limit,
-            Some(inline_cap),
-            |row| CallReport::from_row(row, inline_cap),
+            Some(&caps),
+            |row| CallReport::from_row(row, &caps),
             |r, streams| r.report.streams = streams,
         )
         .await
@@ -71,21 +83,22 @@ impl Store {
 
     /// The newest `limit` reports of `tenant` about `call_id` (each mapped
     /// by `map` from a [`sql::call_reports`] row with `cap`, its streams
-    /// given to it by `attach`), oldest first; and whether older ones were
+    /// given to it by `attach`), oldest first; `caps` as in
+    /// [`sql::call_reports`]; and whether older ones were
     /// left out. One snapshot, two queries.
     pub(super) async fn load_call<T>(
         &self,
         tenant: &str,
         call_id: &str,
         limit: usize,
-        cap: Option<usize>,
+        caps: Option<&CallCaps>,
         map: impl Fn(&StoredRow<'_>) -> Result<T, StoreError>,
         attach: impl Fn(&mut T, Vec<MediaStream>),
     ) -> Result<(Vec<T>, bool), StoreError> {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let d = self.dialect();
         let statements = [
-            sql::call_reports(d, tenant, call_id, fetch, cap),
+            sql::call_reports(d, tenant, call_id, fetch, caps),
             sql::call_streams(d, tenant, call_id, fetch),
         ];
         let [report_rows, stream_rows] = <[_; 2]>::try_from(self.snapshot(&[], &statements).await?)
@@ -119,17 +132,24 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::CallCaps;
     use super::sql::{Dialect, call_reports};
+    use crate::model::{Kind, Protocol};
 
     #[test]
-    fn only_the_two_large_columns_are_capped() {
-        let cols = call_reports(Dialect::Postgres, "t", "c", 2, Some(4096)).text;
+    fn only_the_raw_payload_is_capped_and_sources_get_the_larger_cap() {
+        let caps = CallCaps {
+            inline: 4096,
+            source: 16384,
+            sources: &[(Protocol::Ucwa, Kind::Feedback)],
+        };
+        let cols = call_reports(Dialect::Postgres, "t", "c", 2, Some(&caps)).text;
         assert!(cols.contains(
-            "COALESCE(CASE WHEN octet_length(raw_payload)::int8 <= 4096 THEN raw_payload END, '') AS raw_payload, octet_length(raw_payload)::int8 AS raw_payload_bytes"
-        ));
-        assert!(cols.contains("END AS media_quality_of_experience, "));
+            "COALESCE(CASE WHEN octet_length(raw_payload)::int8 <= 4096 OR (protocol = 'ucwa' AND kind = 'feedback' AND octet_length(raw_payload)::int8 <= 16384) THEN raw_payload END, '') AS raw_payload, octet_length(raw_payload)::int8 AS raw_payload_bytes"
+        ), "{cols}");
         assert!(cols.starts_with("SELECT id, tenant, protocol"));
-        assert_eq!(cols.matches(" AS ").count(), 4);
+        assert!(!cols.contains("media_quality_of_experience"));
+        assert_eq!(cols.matches(" AS ").count(), 2);
         let plain = call_reports(Dialect::Sqlite, "t", "c", 2, None).text;
         assert!(!plain.contains(" AS "), "{plain}");
     }

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::call_view::CallCaps;
 use super::query::{Cursor, GroupBy, PERCENTILES, ReportFilter, StatsQuery};
 use crate::model::quality::{PoorReason, QualityClass};
 use crate::model::{Kind, Modality, Protocol};
@@ -281,29 +282,34 @@ fn newest_of_call(b: &mut Binder, tenant: &str, call_id: &str, fetch: i64) -> St
     )
 }
 
-/// The `reports` columns of a call view. With `cap`, the two that can be as
-/// large as a request body (`raw_payload`, `media_quality_of_experience`)
-/// come back only when at most `cap` bytes, each with its size in
-/// `{column}_bytes`, so one call view loads bounded memory.
-fn call_columns(dialect: Dialect, cap: Option<usize>) -> String {
-    let Some(cap) = cap else {
+/// The `reports` columns of a call view. With `caps`, `raw_payload` (the
+/// one column as large as a request body) comes back only when at most
+/// `caps.inline` bytes, or, for the reports of `caps.sources` (whose
+/// payload the read API derives a field from), at most `caps.source`
+/// bytes; always with its size in `raw_payload_bytes`, so one call view
+/// loads bounded memory.
+fn call_columns(dialect: Dialect, caps: Option<&CallCaps>) -> String {
+    let Some(caps) = caps else {
         return Reports::list().to_owned();
     };
-    let capped = |column: &str, nullable: bool| {
-        let len = dialect.byte_length(column);
-        let value = format!("CASE WHEN {len} <= {cap} THEN {column} END");
-        let value = if nullable {
-            value
-        } else {
-            format!("COALESCE({value}, '')")
-        };
-        format!("{value} AS {column}, {len} AS {column}_bytes")
-    };
+    let len = dialect.byte_length("raw_payload");
+    let mut loaded = format!("{len} <= {}", caps.inline);
+    for (protocol, kind) in caps.sources {
+        // Enum names: fixed identifiers, no quoting needed.
+        loaded.push_str(&format!(
+            " OR (protocol = '{}' AND kind = '{}' AND {len} <= {})",
+            protocol.as_str(),
+            kind.as_str(),
+            caps.source
+        ));
+    }
     Reports::COLUMNS
         .iter()
         .map(|c| match c.name {
-            "raw_payload" => capped(c.name, false),
-            "media_quality_of_experience" => capped(c.name, true),
+            "raw_payload" => format!(
+                "COALESCE(CASE WHEN {loaded} THEN raw_payload END, '') AS raw_payload, \
+                 {len} AS raw_payload_bytes"
+            ),
             name => name.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -311,17 +317,17 @@ fn call_columns(dialect: Dialect, cap: Option<usize>) -> String {
 }
 
 /// The newest `fetch` reports of `tenant` about `call_id`, newest first
-/// (see [`call_columns`] for `cap`).
+/// (see [`call_columns`] for `caps`).
 pub(crate) fn call_reports(
     dialect: Dialect,
     tenant: &str,
     call_id: &str,
     fetch: i64,
-    cap: Option<usize>,
+    caps: Option<&CallCaps>,
 ) -> Sql {
     let mut b = Binder::new(dialect);
     let from = newest_of_call(&mut b, tenant, call_id, fetch);
-    let text = format!("SELECT {} {from}", call_columns(dialect, cap));
+    let text = format!("SELECT {} {from}", call_columns(dialect, caps));
     b.finish(text)
 }
 

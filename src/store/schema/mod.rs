@@ -21,7 +21,10 @@ use crate::store::query::ReportRow;
 use table::{StoredRow, table};
 
 table! {
-    /// `reports`: one row per accepted submission (migrations 0001).
+    /// `reports`: one row per accepted submission (migrations 0001; 0008
+    /// dropped `media_quality_of_experience`: UCWA's MS-QoE document is
+    /// stored once, inside `raw_payload`, and the read API refills the field
+    /// from it through `protocols::refill_from_raw_payload`).
     pub(crate) Reports: "reports", rows of Report {
         id: Uuid,
         tenant: String,
@@ -43,14 +46,13 @@ table! {
         cloud_service_deployment_id: Option<String>,
         cloud_service_deployment_environment: Option<String>,
         media_endpoint: Option<String>,
-        media_quality_of_experience: Option<String>,
         request_id: Option<String>,
         idempotency_key: Option<String>,
         user_agent: Option<String>,
         content_type: Option<String>,
         raw_payload: String,
     }
-    not stored { streams: Vec::new(), fingerprint: None }
+    not stored { streams: Vec::new(), fingerprint: None, media_quality_of_experience: None }
 }
 
 table! {

@@ -231,12 +231,19 @@ impl TestServer {
             .expect("count reports")
     }
 
-    /// The reports stored for `tenant` about `call`.
+    /// The reports stored for `tenant` about `call`, as the read API shows
+    /// them: fields a style keeps only inside the raw payload (UCWA's MS-QoE
+    /// document) decoded from it again.
     pub async fn reports_about(&self, tenant: &str, call: &str) -> Vec<Report> {
-        self.store()
+        let mut reports = self
+            .store()
             .reports_for_call(tenant, call)
             .await
-            .expect("reports for the call")
+            .expect("reports for the call");
+        reports
+            .iter_mut()
+            .for_each(callq::protocols::refill_from_raw_payload);
+        reports
     }
 }
 

@@ -1,0 +1,22 @@
+-- UCWA's MS-QoE document stored once (issue 15).
+--
+-- A publishCallQualityFeedback row held the document twice: inside
+-- raw_payload (the body exactly as received) and again, decoded, in
+-- media_quality_of_experience. With the typical 4 KB document the row was
+-- ~8 KB of text that lz4 (0003) could not bring under the ~2 KB TOAST
+-- threshold, so every such report also wrote TOAST chunks and a TOAST index
+-- entry. Nothing is lost by dropping the column: every stored row's
+-- raw_payload holds the document, and the read API decodes it from there
+-- exactly as ingest did (src/protocols/ucwa/stored.rs); tests/it/qoe_once.rs
+-- fills rows through the pre-0008 schema, migrates, and checks the read API
+-- returns the same document for each.
+--
+-- DROP COLUMN only marks the column dropped in the catalog (no table
+-- rewrite, instant on any size; on the partitioned parent it reaches every
+-- partition). Existing rows keep their old values on disk until they are
+-- rewritten or their partition is dropped by retention; new rows carry none.
+--
+-- Upgrade note: a replica of an older version still names the column in its
+-- insert and fails (503, nothing stored; clients retry) until it is
+-- replaced; upgrade every replica together (docs/storage.md).
+ALTER TABLE reports DROP COLUMN media_quality_of_experience;
