@@ -108,6 +108,7 @@ impl AppState {
                 queue_max_bytes: settings.queue_max_bytes,
                 max_batch: settings.max_batch,
                 flushes_in_flight: settings.flushes_in_flight,
+                parallel_flush_min_batch: settings.parallel_flush_min_batch,
                 flush_timeout: Duration::from_secs(settings.flush_timeout_secs),
                 retry_window: Duration::from_secs(settings.retry_window_secs),
                 tenant_queue_share: settings.tenant_queue_share,

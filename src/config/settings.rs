@@ -106,6 +106,13 @@ pub struct Settings {
     pub retention_batch_rows: u32,
     /// Seconds between maintenance passes: partitions ahead, then retention.
     pub maintenance_interval_secs: u64,
+    // --- PostgreSQL work per report (issue 15, docs/benchmarks.md). ---
+    /// A flush that would run beside one already in flight starts only
+    /// once this many reports are queued (or when the running one ends):
+    /// each transaction costs the database a fixed amount on top of its
+    /// rows, so a second one is worth starting only for a real batch. 1:
+    /// start it with whatever is queued (the behaviour before issue 15).
+    pub parallel_flush_min_batch: usize,
 }
 
 /// Every setting as it serializes, but `database_url` through
@@ -175,6 +182,7 @@ impl Default for Settings {
             retention_days: 0,
             retention_batch_rows: 5_000,
             maintenance_interval_secs: 3_600,
+            parallel_flush_min_batch: 32,
         }
     }
 }

@@ -117,6 +117,10 @@ fn validate_limits(s: &Settings) -> Result<(), ConfigProblem> {
     at_least_one("queue_capacity", s.queue_capacity as u64)?;
     at_least_one("flushes_in_flight", s.flushes_in_flight as u64)?;
     at_least_one(
+        "parallel_flush_min_batch",
+        s.parallel_flush_min_batch as u64,
+    )?;
+    at_least_one(
         "database_read_max_connections",
         s.database_read_max_connections.into(),
     )?;
@@ -342,6 +346,9 @@ mod tests {
             ("max_batch", |s| s.max_batch = 0),
             ("queue_capacity", |s| s.queue_capacity = 0),
             ("flushes_in_flight", |s| s.flushes_in_flight = 0),
+            ("parallel_flush_min_batch", |s| {
+                s.parallel_flush_min_batch = 0
+            }),
             ("database_read_max_connections", |s| {
                 s.database_read_max_connections = 0
             }),

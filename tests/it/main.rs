@@ -32,3 +32,4 @@ mod shutdown;
 mod store;
 mod store_schema;
 mod ucwa;
+mod writer_batching;

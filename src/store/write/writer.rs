@@ -3,8 +3,11 @@
 //! Handlers [`Writer::submit`] a report and await its commit. A single task
 //! takes whatever is queued as soon as a flush slot is free (no fixed linger:
 //! docs/benchmarks.md: a fixed wait measured slower than plain inserts), and at
-//! most `flushes_in_flight` transactions run at once. Under load batches grow
-//! by themselves; when idle a lone report is written at once.
+//! most `flushes_in_flight` transactions run at once; one that would run
+//! beside another waits for `parallel_flush_min_batch` reports first (or for
+//! a flush to end), since every transaction costs the database a fixed
+//! amount. Under load batches grow by themselves; when idle a lone report is
+//! written at once.
 //!
 //! Every queue is bounded, by count and by bytes. A full queue, a database
 //! that is down or too slow, or a shutdown in progress all come back to the
@@ -50,6 +53,18 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Transactions that may run at once.
     pub flushes_in_flight: usize,
+    /// A flush that would run beside another one waits until this many
+    /// reports are queued, or until a running flush ends. Each transaction
+    /// costs PostgreSQL a fixed amount (executor start, partition routing,
+    /// commit and its WAL flush) on top of its rows: measured at about 20
+    /// reports' worth (docs/benchmarks.md, issue 15). Starting the second
+    /// flush at once with the one or two reports that arrived since the
+    /// first began made most batches small; waiting for a batch worth a
+    /// transaction keeps the overlap (one flush's commit wait beside the
+    /// next one's work) without paying that cost on every few reports. A
+    /// report never waits longer than for a flush slot to come free; 1
+    /// turns the wait off.
+    pub parallel_flush_min_batch: usize,
     /// How long a flush may take. The database enforces it (the store's
     /// statement and lock timeouts are derived from it, see
     /// [`crate::store::StatementBounds::below`]) and rolls back; the writer itself
@@ -74,6 +89,7 @@ impl Default for WriterConfig {
             queue_max_bytes: 64 << 20,
             max_batch: 512,
             flushes_in_flight: 2,
+            parallel_flush_min_batch: 32,
             flush_timeout: Duration::from_secs(10),
             retry_window: DEFAULT_RETRY_WINDOW,
             tenant_queue_share: 1.0,
@@ -472,8 +488,15 @@ async fn run(
     counters: Arc<Counters>,
     inner: Arc<Inner>,
 ) {
-    let slots = Arc::new(Semaphore::new(config.flushes_in_flight.max(1)));
+    let flushes = config.flushes_in_flight.max(1);
+    let slots = Arc::new(Semaphore::new(flushes));
     let max_batch = config.max_batch.max(1);
+    let parallel_min = config.parallel_flush_min_batch.clamp(1, max_batch);
+    // Signalled when a flush ends (a stored permit at most: a stale one
+    // only makes the wait below look again).
+    let flush_ended = Arc::new(Notify::new());
+    // Flushes running besides the one holding a slot being filled.
+    let others_running = |slots: &Semaphore| flushes - 1 - slots.available_permits();
     let mut closing = false;
     loop {
         let slot = slots
@@ -494,13 +517,28 @@ async fn run(
         if received == 0 {
             break; // closed and drained
         }
+        // Beside a running flush, wait for a batch worth a transaction (see
+        // `WriterConfig::parallel_flush_min_batch`); alone, go at once.
+        while jobs.len() < parallel_min && others_running(&slots) > 0 {
+            let room = max_batch - jobs.len();
+            tokio::select! {
+                n = rx.recv_many(&mut jobs, room) => if n == 0 { break },
+                _ = flush_ended.notified() => {}
+                _ = inner.shutdown.notified(), if !closing => {
+                    rx.close();
+                    closing = true;
+                }
+            }
+        }
         metrics::gauge!("callq_writer_queue_depth").set(rx.len() as f64);
         let store = store.clone();
         let counters = counters.clone();
         let window = config.retry_window;
+        let flush_ended = flush_ended.clone();
         tokio::spawn(async move {
             flush(&store, jobs, window, &counters).await;
             drop(slot);
+            flush_ended.notify_one();
         });
     }
     // Wait for the transactions still running.
