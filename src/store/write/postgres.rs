@@ -45,10 +45,9 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(insert_batch_sql);
 /// claim columns, the window.
 fn insert_batch_sql() -> String {
     let mut p = Placeholders::postgres();
-    let report_arrays = p.arrays(Reports::COLUMNS);
-    let report_claims = p.array("bytea");
-    let stream_arrays = p.arrays(MediaStreams::COLUMNS);
-    let claim_arrays = p.arrays(IngestClaims::COLUMNS);
+    let report_rows = p.unnested(Reports::COLUMNS, &[("claim", "bytea")], "u");
+    let stream_rows = p.unnested(MediaStreams::COLUMNS, &[], "s");
+    let claim_rows = p.unnested(IngestClaims::COLUMNS, &[], "k");
     let window = p.value();
     let stale = format!(
         "(NOT c.keyed AND c.received_at < EXCLUDED.received_at - make_interval(secs => {window}))"
@@ -56,7 +55,7 @@ fn insert_batch_sql() -> String {
     format!(
         "WITH claims AS ( \
            INSERT INTO ingest_claims AS c ({claim_columns}) \
-           SELECT {claim_values} FROM UNNEST({claim_arrays}) AS k({claim_columns}) \
+           SELECT {claim_values} FROM {claim_rows} \
            ON CONFLICT (tenant, claim) DO UPDATE SET \
              fingerprint = CASE WHEN {stale} THEN EXCLUDED.fingerprint ELSE c.fingerprint END, \
              report_id = CASE WHEN {stale} THEN EXCLUDED.report_id ELSE c.report_id END, \
@@ -65,13 +64,13 @@ fn insert_batch_sql() -> String {
          inserted AS ( \
            INSERT INTO reports ({report_columns}) \
            SELECT {report_values} \
-           FROM UNNEST({report_arrays}, {report_claims}) AS u({report_columns}, claim) \
+           FROM {report_rows} \
            WHERE NOT EXISTS (SELECT 1 FROM claims h \
                              WHERE h.tenant = u.tenant AND h.claim = u.claim AND h.report_id <> u.id) \
            RETURNING id), \
          streams AS ( \
            INSERT INTO media_streams ({stream_columns}) \
-           SELECT {stream_values} FROM UNNEST({stream_arrays}) AS s({stream_columns}) \
+           SELECT {stream_values} FROM {stream_rows} \
            WHERE s.report_id IN (SELECT id FROM inserted)) \
          SELECT id AS report_id, NULL::text AS tenant, NULL::bytea AS claim, NULL::bytea AS fingerprint \
            FROM inserted \
@@ -209,13 +208,18 @@ mod tests {
         }
         assert!(!sql.contains(&format!("${}", binds + 1)));
         assert!(
-            sql.contains("$1::uuid[], $2::text[]"),
+            sql.contains("(SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS tenant,"),
             "reports first: id, tenant"
         );
         assert!(sql.contains("string_to_array(u.issues, E'\\x1f')"));
-        assert!(sql.contains("$25::text[], $26::bytea[]) AS u(id, tenant"));
         assert!(
-            sql.contains("$27::uuid[], $28::text[], $29::timestamptz[], $30::int4[]"),
+            sql.contains("unnest($25::text[]) AS raw_payload, unnest($26::bytea[]) AS claim) AS u")
+        );
+        assert!(
+            sql.contains(
+                "(SELECT unnest($27::uuid[]) AS report_id, unnest($28::text[]) AS tenant, \
+                 unnest($29::timestamptz[]) AS received_at, unnest($30::int4[]) AS ordinal,"
+            ),
             "then streams: report_id, tenant, received_at, ordinal"
         );
         assert!(sql.contains("make_interval(secs => $70)"));

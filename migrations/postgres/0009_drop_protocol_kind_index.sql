@@ -1,0 +1,18 @@
+-- One index fewer on every report insert (issue 15).
+--
+-- reports_tenant_protocol_kind (tenant, protocol, kind, received_at) served
+-- the read API's protocol/kind filters. Since 0007 the statistics of whole
+-- hours come from stats_rollups, so what is left for it is the raw edge hours
+-- and the groupings rollups do not keep (error codes, devices), and list
+-- pages, which it served no better than reports_tenant_received_id (its
+-- order is not the list's). Measured (docs/benchmarks.md, "Which indexes pay
+-- for themselves"): dropping it takes about 7 % off PostgreSQL's CPU per
+-- ingested report; on 500,000 reports a day, a day's raw statistics filtered
+-- by protocol take 1.0-1.3 s with it and 1.4-1.9 s without, a filtered list
+-- page 6 ms with it and 12 ms without. Ingest decides how far one database
+-- carries callq; those reads stay well inside their timeouts.
+--
+-- On the partitioned parent DROP INDEX drops every partition's copy too.
+-- SQLite keeps its copy: there the reads share the one process and write
+-- cost is not what limits a single box.
+DROP INDEX IF EXISTS reports_tenant_protocol_kind;
