@@ -64,7 +64,7 @@ pub(crate) fn names(columns: &[Column], alias: Option<&str>) -> String {
         .join(", ")
 }
 
-/// The values an `INSERT … SELECT` takes from an `UNNEST … AS alias(…)`.
+/// The values an `INSERT … SELECT` takes from the rows of [`Placeholders::unnested`].
 pub(crate) fn unnested_values(columns: &[Column], alias: &str) -> String {
     columns
         .iter()
@@ -99,15 +99,6 @@ impl Placeholders {
     /// The next placeholder, as an array of `element`.
     pub fn array(&mut self, element: &str) -> String {
         format!("{}::{element}[]", self.value())
-    }
-
-    /// One array placeholder per column: the arguments of an `UNNEST`.
-    pub fn arrays(&mut self, columns: &[Column]) -> String {
-        columns
-            .iter()
-            .map(|c| self.array(c.pg_element))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 
     /// One array placeholder per column (and per `extra` name and element
