@@ -12,7 +12,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use callq::model::{Kind, MediaStream, Modality, Protocol, Report};
 use callq::store::{PartitionWidth, Store};
 
-use crate::support::{TestServer, pg};
+use crate::support::{self, TestServer, pg};
 
 fn pool(store: &Store) -> &PgPool {
     match store {
@@ -255,26 +255,7 @@ async fn an_unpartitioned_database_is_converted_in_place_with_every_row_kept_byt
     let url = pg::fresh_database().await;
     let mut conn = PgConnection::connect(&url).await.unwrap();
     // Migrations 0001..0005 only: the schema main had before partitioning.
-    let all = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/migrations/postgres"
-    )))
-    .await
-    .unwrap();
-    let mut before_0006 = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/migrations/postgres"
-    )))
-    .await
-    .unwrap();
-    before_0006.migrations = all
-        .migrations
-        .iter()
-        .filter(|m| m.version < 6)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    assert_eq!(before_0006.migrations.len(), 5);
+    let before_0006 = support::migrations_before("postgres", 6).await;
     before_0006.run(&mut conn).await.unwrap();
     let rows = migration_rows();
     fill_the_old_schema(&mut conn, rows).await;
@@ -324,19 +305,7 @@ async fn an_unpartitioned_database_is_converted_in_place_with_every_row_kept_byt
     // runs them, up to 0007 (0008 drops a column this test compares; the
     // store's own migrate brings the schema up to date below).
     let store = Store::open(&url, &Default::default()).unwrap();
-    let mut before_0008 = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/migrations/postgres"
-    )))
-    .await
-    .unwrap();
-    before_0008.migrations = all
-        .migrations
-        .iter()
-        .filter(|m| m.version < 8)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
+    let before_0008 = support::migrations_before("postgres", 8).await;
     let started = Instant::now();
     before_0008.run(&mut conn).await.unwrap();
     let took = started.elapsed();

@@ -16,6 +16,29 @@ pub mod wire;
 pub use server::{Backend, TestServer};
 pub use tenant::{TestTenant, settings};
 
+/// The migrations of `backend`'s directory (`postgres` or `sqlite`) older
+/// than `version`: the schema as it was before that migration, for the
+/// upgrade tests that fill an old schema and then migrate it.
+pub async fn migrations_before(backend: &str, version: i64) -> sqlx::migrate::Migrator {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut m = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    m.migrations = m
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    assert_eq!(
+        m.migrations.len() as i64,
+        version - 1,
+        "migrations 1..{version} of {backend}"
+    );
+    m
+}
+
 /// A migrated SQLite store in a temporary directory (kept while the guard lives).
 pub async fn sqlite_store() -> (callq::store::Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
