@@ -238,39 +238,39 @@ impl Store {
                             break;
                         }
                     }
-                    let claims = format!(
-                        "DELETE FROM ingest_claims WHERE (tenant, claim) IN (SELECT tenant, claim \
-                           FROM ingest_claims WHERE {condition} AND received_at < ?2 LIMIT ?3)"
-                    );
-                    loop {
-                        let n = sqlx::query(&claims)
-                            .bind(&list)
-                            .bind(&before)
-                            .bind(batch)
-                            .execute(pool)
-                            .await?
-                            .rows_affected();
-                        pruned.claims += n;
-                        if (n as i64) < batch {
-                            break;
-                        }
-                    }
-                    let rollups = format!(
-                        "DELETE FROM stats_rollups WHERE (tenant, hour, protocol, kind) IN ( \
-                           SELECT tenant, hour, protocol, kind FROM stats_rollups \
-                           WHERE {condition} AND hour < ?2 LIMIT ?3)"
-                    );
-                    loop {
-                        let n = sqlx::query(&rollups)
-                            .bind(&list)
-                            .bind(&before)
-                            .bind(batch)
-                            .execute(pool)
-                            .await?
-                            .rows_affected();
-                        pruned.rollups += n;
-                        if (n as i64) < batch {
-                            break;
+                    // The derived rows of the same tenants and hours: their
+                    // claims (`received_at`) and their rollup hours (`hour`),
+                    // each found by its key.
+                    for (table, key, time_column, count) in [
+                        (
+                            "ingest_claims",
+                            "tenant, claim",
+                            "received_at",
+                            &mut pruned.claims,
+                        ),
+                        (
+                            "stats_rollups",
+                            "tenant, hour, protocol, kind",
+                            "hour",
+                            &mut pruned.rollups,
+                        ),
+                    ] {
+                        let sql = format!(
+                            "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} \
+                               WHERE {condition} AND {time_column} < ?2 LIMIT ?3)"
+                        );
+                        loop {
+                            let n = sqlx::query(&sql)
+                                .bind(&list)
+                                .bind(&before)
+                                .bind(batch)
+                                .execute(pool)
+                                .await?
+                                .rows_affected();
+                            *count += n;
+                            if (n as i64) < batch {
+                                break;
+                            }
                         }
                     }
                 }
