@@ -55,9 +55,9 @@ pub struct WriterConfig {
     pub flushes_in_flight: usize,
     /// A flush that would run beside another one waits until this many
     /// reports are queued, or until a running flush ends. Each transaction
-    /// costs PostgreSQL a fixed amount (executor start, partition routing,
-    /// commit and its WAL flush) on top of its rows: measured at about 20
-    /// reports' worth (docs/benchmarks.md, issue 15). Starting the second
+    /// costs PostgreSQL a fixed amount (executor start for its three
+    /// inserts, commit and its WAL flush) on top of its rows: about 0.6-0.8
+    /// ms, some 10 reports' rows (docs/benchmarks.md, issue 15). Starting the second
     /// flush at once with the one or two reports that arrived since the
     /// first began made most batches small; waiting for a batch worth a
     /// transaction keeps the overlap (one flush's commit wait beside the
